@@ -1,0 +1,27 @@
+// Package api serves the JSON API under /api/v1 and the web pages.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/store"
+)
+
+// Deps is what the HTTP layer needs.
+type Deps struct {
+	Store    *store.Store
+	Temporal client.Client
+	Config   config.Config
+	Logger   *slog.Logger
+}
+
+// New returns the whole HTTP handler.
+func New(d Deps) http.Handler {
+	r := chi.NewRouter()
+	return r
+}

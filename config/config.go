@@ -1,0 +1,220 @@
+// Package config reads the DSR's configuration from the environment once,
+// validates it, and hands it down as a value. No other package reads the
+// environment.
+package config
+
+import (
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Timing is the part of the configuration the planner needs. It is carried
+// into workflows, so it holds plain values only.
+type Timing struct {
+	ReviewEvery    map[string]time.Duration `json:"review_every"` // by rating: red, amber, green, blue
+	ReminderLead   time.Duration            `json:"reminder_lead"`
+	EscalateAfter  time.Duration            `json:"escalate_after"`
+	MaxEscalations int                      `json:"max_escalations"`
+	TriageWithin   time.Duration            `json:"triage_within"`
+	PanelSchedule  string                   `json:"panel_schedule,omitempty"` // robfig/cron spec; empty means none
+}
+
+// SMTP is the outgoing mail server. Host empty means "capture locally" in dev.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	TLS      string // none, starttls, tls
+}
+
+// Config is the whole configuration.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	HTTPAddr          string
+	BaseURL           string
+	SMTP              SMTP
+	MailFrom          string
+	Timing            Timing
+	DigestSchedule    string
+	SuppressBelow     int
+	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC              OIDC
+}
+
+// OIDC configures staff sign-in for the web pages. Issuer empty means off.
+type OIDC struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	RoleClaim    string
+}
+
+// FieldError names the variable at fault.
+type FieldError struct {
+	Var     string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return e.Var + ": " + e.Problem }
+
+// Defaults as CONTRACT.md gives them.
+var defaultReview = map[string]string{"RED": "7d", "AMBER": "28d", "GREEN": "91d", "BLUE": "28d"}
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests) and validates it. The first problem found is returned, naming the
+// variable.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		DatabaseURL:       get("DATABASE_URL", ""),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", ""),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:          get("DSR_HTTP_ADDR", "127.0.0.1:8080"),
+		MailFrom:          get("DSR_MAIL_FROM", "dsr@localhost"),
+		DigestSchedule:    get("DSR_DIGEST_SCHEDULE", "0 8 * * MON"),
+		PayloadKey:        get("DSR_PAYLOAD_KEY", ""),
+		SMTP: SMTP{
+			Host:     get("DSR_SMTP_HOST", ""),
+			Username: get("DSR_SMTP_USERNAME", ""),
+			Password: getenv("DSR_SMTP_PASSWORD"),
+			TLS:      strings.ToLower(get("DSR_SMTP_TLS", "")),
+		},
+		OIDC: OIDC{
+			Issuer:       get("DSR_OIDC_ISSUER", ""),
+			ClientID:     get("DSR_OIDC_CLIENT_ID", ""),
+			ClientSecret: getenv("DSR_OIDC_CLIENT_SECRET"),
+			RoleClaim:    get("DSR_OIDC_ROLE_CLAIM", "roles"),
+		},
+	}
+	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
+
+	var err error
+	c.Timing.ReviewEvery = map[string]time.Duration{}
+	for _, r := range []string{"RED", "AMBER", "GREEN", "BLUE"} {
+		k := "DSR_REVIEW_EVERY_" + r
+		if c.Timing.ReviewEvery[strings.ToLower(r)], err = duration(k, get(k, defaultReview[r])); err != nil {
+			return Config{}, err
+		}
+	}
+	if c.Timing.ReminderLead, err = duration("DSR_REMINDER_LEAD", get("DSR_REMINDER_LEAD", "3d")); err != nil {
+		return Config{}, err
+	}
+	if c.Timing.EscalateAfter, err = duration("DSR_ESCALATE_AFTER", get("DSR_ESCALATE_AFTER", "2d")); err != nil {
+		return Config{}, err
+	}
+	if c.Timing.TriageWithin, err = duration("DSR_TRIAGE_WITHIN", get("DSR_TRIAGE_WITHIN", "5d")); err != nil {
+		return Config{}, err
+	}
+	if c.Timing.MaxEscalations, err = positiveInt("DSR_MAX_ESCALATIONS", get("DSR_MAX_ESCALATIONS", "3")); err != nil {
+		return Config{}, err
+	}
+	if c.SuppressBelow, err = positiveInt("DSR_SUPPRESS_BELOW", get("DSR_SUPPRESS_BELOW", "5")); err != nil {
+		return Config{}, err
+	}
+	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
+	if c.Timing.PanelSchedule != "" {
+		if _, err := ParseCron(c.Timing.PanelSchedule); err != nil {
+			return Config{}, &FieldError{"DSR_PANEL_SCHEDULE", err.Error()}
+		}
+	}
+	if _, err := ParseCron(c.DigestSchedule); err != nil {
+		return Config{}, &FieldError{"DSR_DIGEST_SCHEDULE", err.Error()}
+	}
+
+	switch c.SMTP.TLS {
+	case "":
+		c.SMTP.TLS = "none"
+	case "none", "starttls", "tls":
+	default:
+		return Config{}, &FieldError{"DSR_SMTP_TLS", fmt.Sprintf("%q is not one of none, starttls, tls", c.SMTP.TLS)}
+	}
+	defPort := map[string]string{"none": "25", "starttls": "587", "tls": "465"}[c.SMTP.TLS]
+	if c.SMTP.Port, err = positiveInt("DSR_SMTP_PORT", get("DSR_SMTP_PORT", defPort)); err != nil {
+		return Config{}, err
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return Config{}, &FieldError{"DSR_MAIL_FROM", "not an email address"}
+	}
+	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return Config{}, &FieldError{"DSR_BASE_URL", "must start with http:// or https://"}
+	}
+	return c, nil
+}
+
+// ParseCron parses a robfig/cron expression: five fields, or a descriptor
+// such as @every 1h or @weekly.
+func ParseCron(spec string) (cron.Schedule, error) {
+	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	s, err := p.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("malformed cron expression %q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// ParseDuration reads a Go duration or a whole number of days written "Nd".
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 36h or 7d", s)
+	}
+	return d, nil
+}
+
+func duration(name, v string) (time.Duration, error) {
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, &FieldError{name, err.Error()}
+	}
+	if d <= 0 {
+		return 0, &FieldError{name, "must be greater than zero"}
+	}
+	return d, nil
+}
+
+func positiveInt(name, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, &FieldError{name, fmt.Sprintf("%q is not a whole number", v)}
+	}
+	if n <= 0 {
+		return 0, &FieldError{name, "must be greater than zero"}
+	}
+	return n, nil
+}
+
+// RequireProduction checks what the worker and api commands need that dev
+// provides itself.
+func (c Config) RequireProduction() error {
+	if c.DatabaseURL == "" {
+		return &FieldError{"DATABASE_URL", "required"}
+	}
+	if c.TemporalAddress == "" {
+		return &FieldError{"TEMPORAL_ADDRESS", "required"}
+	}
+	if c.SMTP.Host == "" {
+		return &FieldError{"DSR_SMTP_HOST", "required"}
+	}
+	return nil
+}

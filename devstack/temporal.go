@@ -1,0 +1,177 @@
+package devstack
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/server/common/authorization"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/log"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	sqliteschema "go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+)
+
+// TemporalOptions configures the embedded Temporal server.
+type TemporalOptions struct {
+	// DatabaseFile is the SQLite file that holds all of Temporal's state. Empty
+	// means in memory, which only tests should use.
+	DatabaseFile string
+	// Namespace is created if it does not exist.
+	Namespace string
+	// FrontendPort is the gRPC port on 127.0.0.1; 0 picks a free one.
+	FrontendPort int
+	// LogFile receives the server's own logs (warnings and errors); empty
+	// means errors only, to stderr. Temporal logs workflow IDs but never
+	// payloads, and our IDs carry no personal data.
+	LogFile string
+}
+
+// Temporal is a running embedded Temporal server: frontend, history, matching
+// and worker services in this process, persisted to SQLite.
+type Temporal struct {
+	server  temporal.Server
+	address string
+}
+
+// Address is the frontend's host:port for client.Dial.
+func (t *Temporal) Address() string { return t.address }
+
+// Stop stops every service of the server.
+func (t *Temporal) Stop() error { return t.server.Stop() }
+
+// StartTemporal starts the embedded server and returns once its frontend
+// accepts connections.
+func StartTemporal(opts TemporalOptions) (*Temporal, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	ports, err := freePorts(9)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FrontendPort != 0 {
+		ports[0] = opts.FrontendPort
+	}
+	const host = "127.0.0.1"
+
+	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	if opts.DatabaseFile == "" {
+		sqlConf.ConnectAttributes["mode"] = "memory"
+		sqlConf.ConnectAttributes["cache"] = "shared"
+		sqlConf.DatabaseName = fmt.Sprintf("dsr-%d", ports[0])
+	} else {
+		sqlConf.ConnectAttributes["mode"] = "rwc"
+		// WAL keeps writes durable across kill -9 without fsync on every read.
+		sqlConf.ConnectAttributes["_journal_mode"] = "wal"
+		sqlConf.DatabaseName = opts.DatabaseFile
+		if _, err := os.Stat(opts.DatabaseFile); os.IsNotExist(err) {
+			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o700); err != nil {
+				return nil, fmt.Errorf("temporal: create state dir: %w", err)
+			}
+			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
+				return nil, fmt.Errorf("temporal: set up sqlite schema: %w", err)
+			}
+		}
+	}
+	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: namespace config: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
+		return nil, fmt.Errorf("temporal: create namespace: %w", err)
+	}
+
+	frontend := fmt.Sprintf("%s:%d", host, ports[0])
+	var conf config.Config
+	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host}
+	conf.Persistence = config.Persistence{
+		DefaultStore:     "sqlite-default",
+		VisibilityStore:  "sqlite-default",
+		NumHistoryShards: 1,
+		DataStores:       map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}},
+	}
+	conf.ClusterMetadata = &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        "active",
+		CurrentClusterName:       "active",
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+		},
+	}
+	conf.DCRedirectionPolicy.Policy = "noop"
+	svc := func(grpc, membership int) config.Service {
+		return config.Service{RPC: config.RPC{GRPCPort: grpc, MembershipPort: membership, BindOnIP: host}}
+	}
+	conf.Services = map[string]config.Service{
+		"frontend": svc(ports[0], ports[1]),
+		"history":  svc(ports[2], ports[3]),
+		"matching": svc(ports[4], ports[5]),
+		"worker":   svc(ports[6], ports[7]),
+	}
+	conf.Services["frontend"] = func(s config.Service) config.Service { s.RPC.HTTPPort = ports[8]; return s }(conf.Services["frontend"])
+	conf.Archival.History.State = "disabled"
+	conf.Archival.Visibility.State = "disabled"
+	conf.NamespaceDefaults.Archival.History.State = "disabled"
+	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
+	conf.PublicClient.HostPort = frontend
+
+	logConf := log.Config{Level: "error"}
+	if opts.LogFile != "" {
+		logConf = log.Config{Level: "warn", OutputFile: opts.LogFile}
+	}
+	logger := log.NewZapLogger(log.BuildZapLogger(logConf))
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: claim mapper: %w", err)
+	}
+	dyn := dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(&conf),
+		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithLogger(logger),
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+		temporal.WithDynamicConfigClient(dyn),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("temporal: new server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("temporal: start: %w", err)
+	}
+	return &Temporal{server: srv, address: frontend}, nil
+}
+
+// freePorts reserves n distinct free loopback ports. They are released before
+// use, so a race with another process is possible but rare on a dev machine.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
