@@ -11,18 +11,12 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/bsw-dsr/dsr/register"
 )
 
-// Timing is the part of the configuration the planner needs. It is carried
-// into workflows, so it holds plain values only.
-type Timing struct {
-	ReviewEvery    map[string]time.Duration `json:"review_every"` // by rating: red, amber, green, blue
-	ReminderLead   time.Duration            `json:"reminder_lead"`
-	EscalateAfter  time.Duration            `json:"escalate_after"`
-	MaxEscalations int                      `json:"max_escalations"`
-	TriageWithin   time.Duration            `json:"triage_within"`
-	PanelSchedule  string                   `json:"panel_schedule,omitempty"` // robfig/cron spec; empty means none
-}
+// Timing is the planner's configuration; it lives in the domain package.
+type Timing = register.Timing
 
 // SMTP is the outgoing mail server. Host empty means "capture locally" in dev.
 type SMTP struct {
@@ -102,10 +96,10 @@ func Load(getenv func(string) string) (Config, error) {
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
 
 	var err error
-	c.Timing.ReviewEvery = map[string]time.Duration{}
+	c.Timing.ReviewEvery = map[register.Rating]time.Duration{}
 	for _, r := range []string{"RED", "AMBER", "GREEN", "BLUE"} {
 		k := "DSR_REVIEW_EVERY_" + r
-		if c.Timing.ReviewEvery[strings.ToLower(r)], err = duration(k, get(k, defaultReview[r])); err != nil {
+		if c.Timing.ReviewEvery[register.Rating(strings.ToLower(r))], err = duration(k, get(k, defaultReview[r])); err != nil {
 			return Config{}, err
 		}
 	}
@@ -116,6 +110,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Timing.TriageWithin, err = duration("DSR_TRIAGE_WITHIN", get("DSR_TRIAGE_WITHIN", "5d")); err != nil {
+		return Config{}, err
+	}
+	if c.Timing.RedAfterHospital, err = duration("DSR_RED_AFTER_HOSPITAL", get("DSR_RED_AFTER_HOSPITAL", "14d")); err != nil {
 		return Config{}, err
 	}
 	if c.Timing.MaxEscalations, err = positiveInt("DSR_MAX_ESCALATIONS", get("DSR_MAX_ESCALATIONS", "3")); err != nil {
@@ -156,14 +153,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 // ParseCron parses a robfig/cron expression: five fields, or a descriptor
 // such as @every 1h or @weekly.
-func ParseCron(spec string) (cron.Schedule, error) {
-	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-	s, err := p.Parse(spec)
-	if err != nil {
-		return nil, fmt.Errorf("malformed cron expression %q: %w", spec, err)
-	}
-	return s, nil
-}
+func ParseCron(spec string) (cron.Schedule, error) { return register.ParseCron(spec) }
 
 // ParseDuration reads a Go duration or a whole number of days written "Nd".
 func ParseDuration(s string) (time.Duration, error) {

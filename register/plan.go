@@ -1,0 +1,340 @@
+package register
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Timing is the configuration the planner needs. Workflows carry it, so it
+// holds plain values only.
+type Timing struct {
+	ReviewEvery    map[Rating]time.Duration `json:"review_every"`
+	ReminderLead   time.Duration            `json:"reminder_lead"`
+	EscalateAfter  time.Duration            `json:"escalate_after"`
+	MaxEscalations int                      `json:"max_escalations"`
+	TriageWithin   time.Duration            `json:"triage_within"`
+	// RedAfterHospital is how long a person stays red after leaving hospital
+	// (blue) before the rating may be lowered. Local practice; 0 means no rule.
+	RedAfterHospital time.Duration `json:"red_after_hospital"`
+	// PanelSchedule is a robfig/cron spec of DSR meeting slots (Europe/London);
+	// when set, each review date moves to the first slot on or after it.
+	PanelSchedule string `json:"panel_schedule,omitempty"`
+}
+
+// ParseCron parses a robfig/cron expression: five fields, or a descriptor
+// such as @every 1h or @weekly.
+func ParseCron(spec string) (cron.Schedule, error) {
+	p := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	s, err := p.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("malformed cron expression %q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// Interval is the time between reviews at rating r.
+func (t Timing) Interval(r Rating) time.Duration { return t.ReviewEvery[r] }
+
+// ReviewDueFrom is the review date for a review interval starting at from,
+// moved to the next panel slot when a panel schedule is set.
+func (t Timing) ReviewDueFrom(from time.Time, r Rating) time.Time {
+	return t.alignToPanel(from.Add(t.Interval(r)))
+}
+
+func (t Timing) alignToPanel(due time.Time) time.Time {
+	if t.PanelSchedule == "" {
+		return due
+	}
+	s, err := ParseCron(t.PanelSchedule)
+	if err != nil {
+		return due // validated at start; never reached in practice
+	}
+	// cron's Next is strictly after its argument (to the second), so step back
+	// a nanosecond to let a slot exactly at due count.
+	next := s.Next(due.In(London).Add(-time.Nanosecond))
+	if next.IsZero() {
+		return due
+	}
+	return next.UTC()
+}
+
+// Ladder is the progress through one series of notices about one occasion:
+// Done rungs have been sent or skipped.
+type Ladder struct {
+	Occasion string `json:"occasion"`
+	Done     int    `json:"done"`
+}
+
+// ActionState is an open action as the workflow tracks it: id and due only.
+type ActionState struct {
+	ID     string    `json:"id"`
+	Due    time.Time `json:"due"`
+	Ladder Ladder    `json:"ladder"`
+}
+
+// State is what a person's workflow carries: ids, times and ratings, never
+// personal data.
+type State struct {
+	PersonID   string    `json:"person_id"`
+	Status     Status    `json:"status"`
+	Rating     Rating    `json:"rating,omitempty"`
+	ReferredAt time.Time `json:"referred_at"`
+	// LastReviewAt anchors the review clock: the last review held, or the
+	// acceptance onto the register.
+	LastReviewAt time.Time `json:"last_review_at"`
+	// HospitalLeftAt is when the rating last moved from blue to red.
+	HospitalLeftAt time.Time     `json:"hospital_left_at"`
+	ReviewDue      time.Time     `json:"review_due"`
+	Review         Ladder        `json:"review"`
+	Triage         Ladder        `json:"triage"`
+	Actions        []ActionState `json:"actions,omitempty"`
+}
+
+// Notice is one email the planner decided on. Its key (person, kind,
+// occasion, level) makes sending it idempotent.
+type Notice struct {
+	Kind     NoticeKind `json:"kind"`
+	Occasion string     `json:"occasion"`
+	Level    int        `json:"level"`
+	ActionID string     `json:"action_id,omitempty"`
+	// DueAt is the due date the notice is about; At when it was to be sent.
+	DueAt time.Time `json:"due_at"`
+	At    time.Time `json:"at"`
+}
+
+// Key identifies the notice for the outbox.
+func (n Notice) Key(personID string) string {
+	return fmt.Sprintf("%s/%s/%s/%d", personID, n.Kind, n.Occasion, n.Level)
+}
+
+// Plan is the planner's answer: what to send now, what fell due while the
+// workflow slept and is superseded by a later rung of the same ladder, and
+// when to wake next (zero: nothing is scheduled).
+type Plan struct {
+	Send []Notice
+	Skip []Notice
+	Wake time.Time
+}
+
+// occasionOf formats a time as a notice occasion.
+func occasionOf(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// rungs lists the ladder's notices in time order.
+func (t Timing) reviewRungs(due time.Time) []Notice {
+	occ := occasionOf(due)
+	ns := []Notice{
+		{Kind: ReviewDue, Occasion: occ, DueAt: due, At: due.Add(-t.ReminderLead)},
+		{Kind: ReviewOverdue, Occasion: occ, DueAt: due, At: due},
+	}
+	for l := 1; l <= t.MaxEscalations; l++ {
+		ns = append(ns, Notice{Kind: ReviewEscalated, Occasion: occ, Level: l, DueAt: due,
+			At: due.Add(time.Duration(l) * t.EscalateAfter)})
+	}
+	return ns
+}
+
+func (t Timing) actionRungs(a ActionState) []Notice {
+	ns := []Notice{
+		{Kind: ActionDue, Occasion: a.ID, ActionID: a.ID, DueAt: a.Due, At: a.Due.Add(-t.ReminderLead)},
+		{Kind: ActionOverdue, Occasion: a.ID, ActionID: a.ID, DueAt: a.Due, At: a.Due},
+	}
+	for l := 1; l <= t.MaxEscalations; l++ {
+		ns = append(ns, Notice{Kind: ActionEscalated, Occasion: a.ID, ActionID: a.ID, Level: l, DueAt: a.Due,
+			At: a.Due.Add(time.Duration(l) * t.EscalateAfter)})
+	}
+	return ns
+}
+
+func (t Timing) triageRungs(referredAt time.Time) []Notice {
+	due := referredAt.Add(t.TriageWithin)
+	return []Notice{{Kind: TriageOverdue, Occasion: occasionOf(referredAt), DueAt: due, At: due}}
+}
+
+// ladders returns each live ladder of the state with its rungs.
+func (t Timing) ladders(s *State) []struct {
+	ladder *Ladder
+	rungs  []Notice
+} {
+	type lr = struct {
+		ladder *Ladder
+		rungs  []Notice
+	}
+	var out []lr
+	switch s.Status {
+	case Referred:
+		out = append(out, lr{&s.Triage, t.triageRungs(s.ReferredAt)})
+	case Active:
+		if !s.ReviewDue.IsZero() {
+			out = append(out, lr{&s.Review, t.reviewRungs(s.ReviewDue)})
+		}
+		for i := range s.Actions {
+			out = append(out, lr{&s.Actions[i].Ladder, t.actionRungs(s.Actions[i])})
+		}
+	}
+	return out
+}
+
+// PlanAt decides, for state s at time now, which notices to send, which to
+// skip, and when to wake next. It does not change s; Advance does.
+//
+// Of several rungs of one ladder that are due, only the latest is sent: a
+// worker that was down must not burst out a reminder, an overdue notice and
+// three escalations at once.
+func (t Timing) PlanAt(s State, now time.Time) Plan {
+	var p Plan
+	for _, l := range t.ladders(&s) {
+		due := l.ladder.Done
+		for due < len(l.rungs) && !l.rungs[due].At.After(now) {
+			due++
+		}
+		if due > l.ladder.Done {
+			p.Skip = append(p.Skip, l.rungs[l.ladder.Done:due-1]...)
+			p.Send = append(p.Send, l.rungs[due-1])
+		}
+		if due < len(l.rungs) {
+			p.Wake = earliest(p.Wake, l.rungs[due].At)
+		}
+	}
+	return p
+}
+
+// Advance marks every rung that PlanAt(s, now) sent or skipped as done.
+func (t Timing) Advance(s *State, now time.Time) {
+	for _, l := range t.ladders(s) {
+		for l.ladder.Done < len(l.rungs) && !l.rungs[l.ladder.Done].At.After(now) {
+			l.ladder.Done++
+		}
+	}
+}
+
+// Upcoming lists the next notice of each live ladder, soonest first: what the
+// schedule query and the record show as pending.
+func (t Timing) Upcoming(s State) []Notice {
+	var out []Notice
+	for _, l := range t.ladders(&s) {
+		if l.ladder.Done < len(l.rungs) {
+			out = append(out, l.rungs[l.ladder.Done])
+		}
+	}
+	slices.SortFunc(out, func(a, b Notice) int { return a.At.Compare(b.At) })
+	return out
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// setReviewDue moves the review clock, restarting its ladder when the date
+// changes.
+func (s *State) setReviewDue(due time.Time) {
+	if due.Equal(s.ReviewDue) {
+		return
+	}
+	s.ReviewDue = due
+	s.Review = Ladder{Occasion: occasionOf(due)}
+}
+
+// Accept puts a referred person on the register at rating r.
+func (t Timing) Accept(s *State, r Rating, at time.Time) {
+	s.Status = Active
+	s.Rating = r
+	s.LastReviewAt = at
+	s.setReviewDue(t.ReviewDueFrom(at, r))
+}
+
+// Close ends the person's schedule (declined or discharged).
+func (s *State) Close(st Status) {
+	s.Status = st
+	s.ReviewDue = time.Time{}
+	s.Actions = nil
+}
+
+// RecordReview restarts the review clock from a review held at heldAt.
+func (t Timing) RecordReview(s *State, r Rating, heldAt time.Time) {
+	t.noteHospital(s, r, heldAt)
+	s.Rating = r
+	s.LastReviewAt = heldAt
+	s.setReviewDue(t.ReviewDueFrom(heldAt, r))
+}
+
+// ChangeRating changes the rating between reviews and re-plans at once: the
+// next review falls one new interval after the last review, or after the
+// change when that date has already passed.
+func (t Timing) ChangeRating(s *State, r Rating, at time.Time) {
+	t.noteHospital(s, r, at)
+	s.Rating = r
+	from := s.LastReviewAt
+	if from.Add(t.Interval(r)).Before(at) {
+		from = at
+	}
+	s.setReviewDue(t.ReviewDueFrom(from, r))
+}
+
+func (t Timing) noteHospital(s *State, r Rating, at time.Time) {
+	if s.Rating == Blue && r == Red {
+		s.HospitalLeftAt = at
+	}
+}
+
+// AddAction starts an action's ladder.
+func (s *State) AddAction(id string, due time.Time) {
+	s.Actions = append(s.Actions, ActionState{ID: id, Due: due, Ladder: Ladder{Occasion: id}})
+}
+
+// CloseAction stops an action's ladder (done or cancelled).
+func (s *State) CloseAction(id string) bool {
+	i := slices.IndexFunc(s.Actions, func(a ActionState) bool { return a.ID == id })
+	if i < 0 {
+		return false
+	}
+	s.Actions = slices.Delete(s.Actions, i, i+1)
+	return true
+}
+
+// Action returns the open action with this id.
+func (s *State) Action(id string) (ActionState, bool) {
+	i := slices.IndexFunc(s.Actions, func(a ActionState) bool { return a.ID == id })
+	if i < 0 {
+		return ActionState{}, false
+	}
+	return s.Actions[i], true
+}
+
+// urgency orders ratings by how soon they need attention.
+func urgency(r Rating) int {
+	switch r {
+	case Blue:
+		return 4
+	case Red:
+		return 3
+	case Amber:
+		return 2
+	case Green:
+		return 1
+	}
+	return 0
+}
+
+// CheckRatingChange applies the local rules on rating changes: from hospital
+// (blue) a person returns as red, and stays red for RedAfterHospital before
+// the rating may be lowered.
+func (t Timing) CheckRatingChange(s State, to Rating, at time.Time) *Error {
+	if !to.Valid() {
+		return Invalidf("rag", "must be one of red, amber, green, blue")
+	}
+	if s.Rating == Blue && to != Red && to != Blue {
+		return Invalidf("rag", "a person leaving hospital returns to the register as red first")
+	}
+	if s.Rating == Red && urgency(to) < urgency(Red) && t.RedAfterHospital > 0 && !s.HospitalLeftAt.IsZero() {
+		if until := s.HospitalLeftAt.Add(t.RedAfterHospital); at.Before(until) {
+			return Invalidf("rag", "after leaving hospital a person stays red until %s", until.In(London).Format("2 January 2006"))
+		}
+	}
+	return nil
+}
