@@ -37,9 +37,9 @@ func TestNormaliseNHS(t *testing.T) {
 		{"943476591X", "", ErrNHSDigits},
 		{"NHS9434765919", "", ErrNHSDigits},
 		{"943.476.5919", "", ErrNHSDigits},
-		{"943476591９", "", ErrNHSDigits},           // full-width nine
-		{"٩٤٣٤٧٦٥٩١٩", "", ErrNHSDigits},           // Arabic-Indic digits
-		{"+9434765919", "", ErrNHSDigits},          // not a phone number
+		{"943476591９", "", ErrNHSDigits},  // full-width nine
+		{"٩٤٣٤٧٦٥٩١٩", "", ErrNHSDigits},  // Arabic-Indic digits
+		{"+9434765919", "", ErrNHSDigits}, // not a phone number
 		{strings.Repeat(" ", 100) + "9434765919", "", ErrNHSLength},
 	}
 	for _, tc := range tests {
