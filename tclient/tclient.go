@@ -1,0 +1,98 @@
+// Package tclient dials Temporal the one way the DSR allows: with the
+// payload codec on, so nothing a client or worker writes to Temporal is in
+// the clear, and with the SDK's logs going to slog.
+package tclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/bsw-dsr/dsr/codec"
+)
+
+// Options says where Temporal is and how to encrypt.
+type Options struct {
+	HostPort   string // empty means the SDK's default, localhost:7233
+	Namespace  string // empty means "default"
+	PayloadKey string // DSR_PAYLOAD_KEY; required (see codec.New)
+	Logger     *slog.Logger
+}
+
+// Dial connects to Temporal with the codec data and failure converters.
+// Temporal may still be starting, so a failed connection is retried with
+// backoff until ctx is done; a bad payload key fails at once.
+func Dial(ctx context.Context, o Options) (client.Client, error) {
+	if o.PayloadKey == "" {
+		return nil, errors.New("temporal client: no payload key: every client and worker must encrypt payloads; set DSR_PAYLOAD_KEY")
+	}
+	c, err := codec.New(o.PayloadKey)
+	if err != nil {
+		return nil, fmt.Errorf("temporal client: %w", err)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if o.HostPort == "" {
+		o.HostPort = client.DefaultHostPort
+	}
+	if o.Namespace == "" {
+		o.Namespace = client.DefaultNamespace
+	}
+	opts := client.Options{
+		HostPort:         o.HostPort,
+		Namespace:        o.Namespace,
+		DataConverter:    codec.DataConverter(c),
+		FailureConverter: codec.FailureConverter(c),
+		// The SDK is chatty at info (every worker start, every poller);
+		// warnings and errors are what an operator needs.
+		Logger: tlog.NewStructuredLogger(slog.New(minLevel{logger.Handler(), slog.LevelWarn})),
+	}
+
+	start := time.Now()
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		cl, err := client.DialContext(ctx, opts)
+		if err == nil {
+			if attempt > 1 {
+				logger.Info("connected to Temporal", "address", o.HostPort, "attempts", attempt)
+			}
+			return cl, nil
+		}
+		level := slog.LevelInfo
+		if time.Since(start) > 10*time.Second {
+			level = slog.LevelWarn
+		}
+		logger.Log(ctx, level, "Temporal not reachable yet; retrying", "address", o.HostPort, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("temporal client: dial %s: gave up after %d attempts: %w (last error: %v)", o.HostPort, attempt, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// minLevel drops records below min before they reach the wrapped handler.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
+}
