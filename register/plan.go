@@ -91,6 +91,8 @@ type State struct {
 	Review         Ladder        `json:"review"`
 	Triage         Ladder        `json:"triage"`
 	Actions        []ActionState `json:"actions,omitempty"`
+	// Announced is set once referral-received has been sent.
+	Announced bool `json:"announced"`
 }
 
 // Notice is one email the planner decided on. Its key (person, kind,
@@ -103,6 +105,9 @@ type Notice struct {
 	// DueAt is the due date the notice is about; At when it was to be sent.
 	DueAt time.Time `json:"due_at"`
 	At    time.Time `json:"at"`
+	// FromRating and ToRating describe a rag-changed notice.
+	FromRating Rating `json:"from_rating,omitempty"`
+	ToRating   Rating `json:"to_rating,omitempty"`
 }
 
 // Key identifies the notice for the outbox.

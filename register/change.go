@@ -1,0 +1,84 @@
+package register
+
+import "time"
+
+// Actor is who asked for a change or a read, for the audit log.
+type Actor struct {
+	UserID     string `json:"user_id,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Role       string `json:"role,omitempty"`
+	ClientAddr string `json:"client_addr,omitempty"`
+}
+
+// ChangeKind names a change to a person's record.
+type ChangeKind string
+
+const (
+	ChangeAccept         ChangeKind = "accept"
+	ChangeDecline        ChangeKind = "decline"
+	ChangeReview         ChangeKind = "review"
+	ChangeRating         ChangeKind = "rating"
+	ChangeAddActions     ChangeKind = "add-actions"
+	ChangeCompleteAction ChangeKind = "complete-action"
+	ChangeCancelAction   ChangeKind = "cancel-action"
+	ChangeProfessionals  ChangeKind = "professionals"
+	ChangeDischarge      ChangeKind = "discharge"
+)
+
+// NewAction is an action plan item being added.
+type NewAction struct {
+	ID          string    `json:"id"`
+	Description string    `json:"description"`
+	OwnerEmail  string    `json:"owner_email"`
+	Due         time.Time `json:"due"`
+}
+
+// ReviewInput is a review being recorded.
+type ReviewInput struct {
+	ID            string      `json:"id"`
+	HeldAt        time.Time   `json:"held_at"`
+	Rating        Rating      `json:"rag"`
+	CurrentIssues string      `json:"current_issues"`
+	Tried         string      `json:"tried"`
+	CouldHelp     string      `json:"could_help"`
+	Notes         string      `json:"notes"`
+	Needs         []string    `json:"needs,omitempty"`
+	Actions       []NewAction `json:"actions,omitempty"`
+}
+
+// Change is one change to a person as the workflow persists it: what was
+// asked, and what the workflow decided (status, next review due).
+type Change struct {
+	UpdateID string     `json:"update_id"`
+	PersonID string     `json:"person_id"`
+	Kind     ChangeKind `json:"kind"`
+	Actor    Actor      `json:"actor"`
+	At       time.Time  `json:"at"`
+
+	Rating        Rating         `json:"rating,omitempty"`
+	FromRating    Rating         `json:"from_rating,omitempty"`
+	Reason        string         `json:"reason,omitempty"`
+	Review        *ReviewInput   `json:"review,omitempty"`
+	Actions       []NewAction    `json:"actions,omitempty"`
+	ActionID      string         `json:"action_id,omitempty"`
+	Outcome       string         `json:"outcome,omitempty"`
+	Professionals []Professional `json:"professionals,omitempty"`
+
+	// Decided by the workflow.
+	Status        Status    `json:"status"`
+	NextReviewDue time.Time `json:"next_review_due"`
+}
+
+// RungIndex is the position of a notice in its ladder, used to restore a
+// ladder's progress from the outbox.
+func RungIndex(kind NoticeKind, level int) int {
+	switch kind {
+	case ReviewDue, ActionDue, TriageOverdue:
+		return 0
+	case ReviewOverdue, ActionOverdue:
+		return 1
+	case ReviewEscalated, ActionEscalated:
+		return 1 + level
+	}
+	return -1
+}

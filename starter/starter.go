@@ -1,0 +1,31 @@
+// Package starter starts person workflows: from a referral (API, web form,
+// a JSON file) or an imported register, and for the reconciler.
+package starter
+
+import (
+	"context"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/workflows"
+)
+
+// TaskQueue is the one task queue the DSR uses.
+const TaskQueue = "dsr"
+
+// StartPerson starts the person's workflow, or does nothing when it is
+// already running: a second start is a no-op, never a second workflow.
+func StartPerson(ctx context.Context, c client.Client, personID string) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(personID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.PersonWorkflowName, workflows.Input{PersonID: personID})
+	if err != nil {
+		return fmt.Errorf("start person workflow: %w", err)
+	}
+	return nil
+}

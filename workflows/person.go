@@ -1,0 +1,370 @@
+// Package workflows holds PersonWorkflow: one long-lived workflow per person
+// on the register, the single writer of that person's record.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/bsw-dsr/dsr/register"
+)
+
+// Names shared by the worker, the API and the starter.
+const (
+	PersonWorkflowName = "PersonWorkflow"
+
+	UpdateTriage        = "triage"
+	UpdateRecordReview  = "record-review"
+	UpdateChangeRating  = "change-rating"
+	UpdateAddActions    = "add-actions"
+	UpdateCloseAction   = "close-action"
+	UpdateProfessionals = "replace-professionals"
+	UpdateDischarge     = "discharge"
+
+	QuerySchedule = "schedule"
+
+	// Activity names, registered by the worker.
+	ActivityLoadState = "LoadState"
+	ActivityPersist   = "Persist"
+	ActivityNotify    = "Notify"
+	ActivitySkip      = "SkipNotices"
+)
+
+// WorkflowID is the person's workflow id: the opaque person id, nothing
+// personal.
+func WorkflowID(personID string) string { return "person-" + personID }
+
+// Input starts or continues a person's workflow.
+type Input struct {
+	PersonID string `json:"person_id"`
+	// State is carried across continue-as-new; nil means load it from the
+	// record (a new referral, or the reconciler rebuilding a workflow).
+	State *register.State `json:"state,omitempty"`
+	// ContinueAfter continues as new after this many wakes even when the
+	// server does not suggest it yet; 0 means only when suggested.
+	ContinueAfter int `json:"continue_after,omitempty"`
+}
+
+// Requests carried by updates. Actor is who asked, for the audit log.
+type (
+	TriageRequest struct {
+		Actor    register.Actor  `json:"actor"`
+		Decision string          `json:"decision"` // accept or decline
+		Rating   register.Rating `json:"rag,omitempty"`
+		Reason   string          `json:"reason,omitempty"`
+	}
+	ReviewRequest struct {
+		Actor  register.Actor       `json:"actor"`
+		Review register.ReviewInput `json:"review"`
+	}
+	RatingRequest struct {
+		Actor  register.Actor  `json:"actor"`
+		Rating register.Rating `json:"rag"`
+		Reason string          `json:"reason"`
+	}
+	ActionsRequest struct {
+		Actor   register.Actor       `json:"actor"`
+		Actions []register.NewAction `json:"actions"`
+	}
+	CloseActionRequest struct {
+		Actor    register.Actor `json:"actor"`
+		ActionID string         `json:"action_id"`
+		Outcome  string         `json:"outcome"`
+		Cancel   bool           `json:"cancel,omitempty"`
+	}
+	ProfessionalsRequest struct {
+		Actor         register.Actor          `json:"actor"`
+		Professionals []register.Professional `json:"professionals"`
+	}
+	DischargeRequest struct {
+		Actor  register.Actor `json:"actor"`
+		Reason string         `json:"reason"`
+	}
+)
+
+// Result is what every update returns.
+type Result struct {
+	Status        register.Status `json:"status"`
+	Rating        register.Rating `json:"rag,omitempty"`
+	NextReviewDue *time.Time      `json:"next_review_due"`
+}
+
+// Schedule is the answer to the schedule query.
+type Schedule struct {
+	Status        register.Status   `json:"status"`
+	Rating        register.Rating   `json:"rag,omitempty"`
+	NextReviewDue *time.Time        `json:"next_review_due"`
+	Pending       []register.Notice `json:"pending"`
+	OpenActions   int               `json:"open_actions"`
+}
+
+// Person is the workflow type: registered on a value holding the worker's
+// timing, read through a mutable side effect so a configuration change
+// reaches running workflows deterministically.
+type Person struct {
+	Timing register.Timing
+}
+
+// errInvalid wraps a domain error so its kind and fields survive the trip
+// through Temporal to the API.
+func errInvalid(e *register.Error) error {
+	return temporal.NewApplicationErrorWithOptions(e.Message, "invalid", temporal.ApplicationErrorOptions{
+		NonRetryable: true,
+		Details:      []any{e.Fields},
+	})
+}
+
+// DomainError turns an update failure back into a *register.Error where it
+// was one.
+func DomainError(err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == "invalid" {
+		fields := map[string]string{}
+		if app.HasDetails() {
+			_ = app.Details(&fields)
+		}
+		return &register.Error{Kind: register.KindInvalid, Message: app.Message(), Fields: fields}
+	}
+	return err
+}
+
+type run struct {
+	ctx     workflow.Context
+	in      Input
+	w       *Person
+	timing  register.Timing
+	state   register.State
+	mu      workflow.Mutex
+	changed bool
+	loaded  bool
+	pending int
+	logger  interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+}
+
+// Run is the workflow function.
+func (w *Person) Run(ctx workflow.Context, in Input) error {
+	r := &run{ctx: ctx, in: in, w: w, mu: workflow.NewMutex(ctx), logger: workflow.GetLogger(ctx)}
+	r.readTiming()
+	// Handlers first: an update that arrives while the state loads waits
+	// for it rather than being refused as unknown.
+	if err := r.register(); err != nil {
+		return err
+	}
+	if in.State != nil {
+		r.state = *in.State
+	} else {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		})
+		if err := workflow.ExecuteActivity(actx, ActivityLoadState, in.PersonID).Get(ctx, &r.state); err != nil {
+			return fmt.Errorf("load state: %w", err)
+		}
+	}
+	r.loaded = true
+	if r.state.Status == register.Referred && !r.state.Announced {
+		r.state.Announced = true
+		r.send(register.Notice{Kind: register.ReferralReceived, Occasion: r.state.ReferredAt.UTC().Format(time.RFC3339), At: r.state.ReferredAt})
+	}
+
+	for wakes := 0; ; wakes++ {
+		r.readTiming()
+		if !r.state.Status.Open() {
+			break
+		}
+		now := workflow.Now(ctx)
+		plan := r.timing.PlanAt(r.state, now)
+		if len(plan.Skip) > 0 {
+			r.skip(plan.Skip)
+		}
+		for _, n := range plan.Send {
+			r.send(n)
+		}
+		r.timing.Advance(&r.state, now)
+
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() || (in.ContinueAfter > 0 && wakes >= in.ContinueAfter) {
+			return r.continueAsNew()
+		}
+		r.changed = false
+		var wait time.Duration
+		if !plan.Wake.IsZero() {
+			wait = plan.Wake.Sub(now)
+		}
+		if wait > 0 {
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return r.changed }); err != nil {
+				return err
+			}
+		} else if err := workflow.Await(ctx, func() bool { return r.changed }); err != nil {
+			return err
+		}
+	}
+	// Closed: let in-flight updates and notices finish before ending.
+	return workflow.Await(ctx, func() bool { return r.pending == 0 && workflow.AllHandlersFinished(ctx) })
+}
+
+func (r *run) continueAsNew() error {
+	if err := workflow.Await(r.ctx, func() bool { return r.pending == 0 && workflow.AllHandlersFinished(r.ctx) }); err != nil {
+		return err
+	}
+	st := r.state
+	return workflow.NewContinueAsNewError(r.ctx, PersonWorkflowName, Input{PersonID: r.in.PersonID, State: &st, ContinueAfter: r.in.ContinueAfter})
+}
+
+func (r *run) readTiming() {
+	v := workflow.MutableSideEffect(r.ctx, "timing", func(workflow.Context) any { return r.w.Timing },
+		func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) })
+	if err := v.Get(&r.timing); err != nil {
+		// Only a corrupt history could cause this; keep the last timing.
+		r.logger.Warn("reading timing failed", "error", err)
+	}
+}
+
+// send starts the notify activity without blocking the loop; it retries
+// until the mail server takes the message.
+func (r *run) send(n register.Notice) {
+	r.pending++
+	actx := workflow.WithActivityOptions(r.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			MaximumAttempts:    0, // for as long as it takes: nothing is dropped
+		},
+	})
+	f := workflow.ExecuteActivity(actx, ActivityNotify, r.in.PersonID, n)
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		if err := f.Get(ctx, nil); err != nil {
+			r.logger.Warn("notice failed", "kind", n.Kind, "error", err)
+		}
+		r.pending--
+	})
+}
+
+func (r *run) skip(ns []register.Notice) {
+	r.pending++
+	actx := workflow.WithActivityOptions(r.ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	f := workflow.ExecuteActivity(actx, ActivitySkip, r.in.PersonID, ns)
+	workflow.Go(r.ctx, func(ctx workflow.Context) {
+		_ = f.Get(ctx, nil)
+		r.pending--
+	})
+}
+
+// persist writes a change through the activity. Only a change that was
+// written alters the workflow's state.
+func (r *run) persist(ctx workflow.Context, c register.Change) error {
+	c.UpdateID = workflow.GetCurrentUpdateInfo(ctx).ID
+	c.PersonID = r.in.PersonID
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		// Bounded: past this the update fails and nothing was written; the
+		// caller may retry.
+		ScheduleToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second},
+	})
+	return workflow.ExecuteActivity(actx, ActivityPersist, c).Get(ctx, nil)
+}
+
+func (r *run) result() Result {
+	res := Result{Status: r.state.Status, Rating: r.state.Rating}
+	if !r.state.ReviewDue.IsZero() {
+		d := r.state.ReviewDue
+		res.NextReviewDue = &d
+	}
+	return res
+}
+
+func (r *run) schedule() Schedule {
+	res := r.result()
+	return Schedule{Status: res.Status, Rating: res.Rating, NextReviewDue: res.NextReviewDue,
+		Pending: r.timing.Upcoming(r.state), OpenActions: len(r.state.Actions)}
+}
+
+// handle serialises changes: validate against the current state, persist,
+// then commit the new state and wake the loop.
+func handle[T any](r *run, validate func(register.State, T, time.Time) *register.Error,
+	apply func(ctx workflow.Context, st *register.State, req T, now time.Time) (register.Change, []register.Notice)) func(workflow.Context, T) (Result, error) {
+	return func(ctx workflow.Context, req T) (Result, error) {
+		if err := r.mu.Lock(ctx); err != nil {
+			return Result{}, err
+		}
+		defer r.mu.Unlock()
+		if err := workflow.Await(ctx, func() bool { return r.loaded }); err != nil {
+			return Result{}, err
+		}
+		now := workflow.Now(ctx).UTC()
+		// Checked again under the lock: another change may have landed since
+		// the validator ran.
+		if e := validate(r.state, req, now); e != nil {
+			return Result{}, errInvalid(e)
+		}
+		next := r.state
+		next.Actions = append([]register.ActionState(nil), r.state.Actions...)
+		c, notices := apply(ctx, &next, req, now)
+		c.At, c.Status = now, next.Status
+		if !next.ReviewDue.IsZero() {
+			c.NextReviewDue = next.ReviewDue
+		}
+		if err := r.persist(ctx, c); err != nil {
+			return Result{}, err
+		}
+		r.state = next
+		for _, n := range notices {
+			r.send(n)
+		}
+		r.changed = true
+		return r.result(), nil
+	}
+}
+
+func (r *run) update(name string, handler any, validator any) error {
+	return workflow.SetUpdateHandlerWithOptions(r.ctx, name, handler, workflow.UpdateHandlerOptions{Validator: validator})
+}
+
+func validatorOf[T any](r *run, validate func(register.State, T, time.Time) *register.Error) func(workflow.Context, T) error {
+	return func(ctx workflow.Context, req T) error {
+		if !r.loaded {
+			return nil // the handler validates once the state is loaded
+		}
+		if e := validate(r.state, req, workflow.Now(ctx).UTC()); e != nil {
+			return errInvalid(e)
+		}
+		return nil
+	}
+}
+
+func (r *run) register() error {
+	if err := workflow.SetQueryHandler(r.ctx, QuerySchedule, func() (Schedule, error) { return r.schedule(), nil }); err != nil {
+		return err
+	}
+	type reg struct {
+		name string
+		h, v any
+	}
+	regs := []reg{
+		{UpdateTriage, handle(r, r.validateTriage, r.applyTriage), validatorOf(r, r.validateTriage)},
+		{UpdateRecordReview, handle(r, r.validateReview, r.applyReview), validatorOf(r, r.validateReview)},
+		{UpdateChangeRating, handle(r, r.validateRating, r.applyRating), validatorOf(r, r.validateRating)},
+		{UpdateAddActions, handle(r, validateActions, applyActions), validatorOf(r, validateActions)},
+		{UpdateCloseAction, handle(r, validateCloseAction, applyCloseAction), validatorOf(r, validateCloseAction)},
+		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
+		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
+	}
+	for _, g := range regs {
+		if err := r.update(g.name, g.h, g.v); err != nil {
+			return fmt.Errorf("register update %s: %w", g.name, err)
+		}
+	}
+	return nil
+}
