@@ -16,6 +16,7 @@ const (
 	KindConflict
 	KindForbidden
 	KindUnavailable
+	KindMalformed // the body is not one well-formed JSON value (HTTP 400)
 )
 
 // Error is an application error whose message is safe to show to the user.
