@@ -23,6 +23,8 @@ type Activities struct {
 	Mailer  mail.Sender
 	BaseURL string
 	Logger  *slog.Logger
+	// MaxEscalations is how many escalations a ladder has, for "2 of 3".
+	MaxEscalations int
 }
 
 // LoadState rebuilds a person's workflow state from the record.
@@ -81,6 +83,7 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 		Link:           a.BaseURL + "/people/" + personID,
 		DueAt:          n.DueAt,
 		Level:          n.Level,
+		MaxLevel:       a.MaxEscalations,
 		FromRating:     string(n.FromRating),
 		ToRating:       string(n.ToRating),
 		ManagerMissing: managerMissing,

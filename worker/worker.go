@@ -4,12 +4,15 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -42,11 +45,44 @@ type Deps struct {
 func Register(r sdkworker.Registry, d Deps) {
 	p := &workflows.Person{Timing: d.Config.Timing}
 	r.RegisterWorkflowWithOptions(p.Run, workflow.RegisterOptions{Name: workflows.PersonWorkflowName})
-	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
+	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
+		MaxEscalations: d.Config.Timing.MaxEscalations}
 	r.RegisterActivityWithOptions(a.LoadState, activity.RegisterOptions{Name: workflows.ActivityLoadState})
 	r.RegisterActivityWithOptions(a.Persist, activity.RegisterOptions{Name: workflows.ActivityPersist})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: workflows.ActivityNotify})
 	r.RegisterActivityWithOptions(a.SkipNotices, activity.RegisterOptions{Name: workflows.ActivitySkip})
+	r.RegisterWorkflowWithOptions(workflows.Digest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
+	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
+	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
+}
+
+// EnsureDigestSchedule creates the weekly digest Schedule, or brings its
+// cron expression up to date with the configuration.
+func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) error {
+	spec := client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: "Europe/London"}
+	sc := c.ScheduleClient()
+	_, err := sc.Create(ctx, client.ScheduleOptions{
+		ID:   workflows.DigestScheduleID,
+		Spec: spec,
+		Action: &client.ScheduleWorkflowAction{
+			ID:        "digest",
+			Workflow:  workflows.DigestWorkflowName,
+			TaskQueue: TaskQueue,
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	})
+	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		err = sc.GetHandle(ctx, workflows.DigestScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+				in.Description.Schedule.Spec = &spec
+				return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+			},
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("digest schedule: %w", err)
+	}
+	return nil
 }
 
 // Run runs the worker until ctx is done.
@@ -58,6 +94,9 @@ func Run(ctx context.Context, d Deps) error {
 	}
 	defer w.Stop()
 	d.Logger.Info("worker started", "task_queue", TaskQueue)
+	if err := EnsureDigestSchedule(ctx, d.Client, d.Config.DigestSchedule); err != nil {
+		return err
+	}
 
 	tick := time.NewTicker(ReconcileEvery)
 	defer tick.Stop()
