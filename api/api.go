@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
 	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/config"
@@ -22,6 +21,9 @@ type Deps struct {
 
 // New returns the whole HTTP handler.
 func New(d Deps) http.Handler {
-	r := chi.NewRouter()
-	return r
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	s := &server{deps: d, log: d.Logger}
+	return s.router()
 }

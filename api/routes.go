@@ -1,0 +1,22 @@
+package api
+
+import (
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bsw-dsr/dsr/starter"
+)
+
+// routesV1 adds the JSON API's routes to r, which is mounted at /api/v1
+// behind authenticate: every handler here has a signed-in user. Check
+// roles per route with requireRole.
+func (s *server) routesV1(r chi.Router) {
+	p := &people{
+		store:     s.deps.Store,
+		temporal:  s.deps.Temporal,
+		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		now:       time.Now,
+	}
+	p.routes(r)
+}
