@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -69,4 +71,36 @@ func Migrations() ([]string, error) {
 		return nil, err
 	}
 	return migrate.FindMigrations(sub)
+}
+
+// SchemaVersion is the migration version the database is at; 0 when it
+// has never been migrated.
+func (s *Store) SchemaVersion(ctx context.Context) (int32, error) {
+	var v int32
+	err := s.Pool.QueryRow(ctx, "SELECT version FROM "+versionTable).Scan(&v)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" /* undefined_table */ {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// CheckSchema fails unless the database has every migration this binary
+// knows: the worker and the API refuse to run on an older schema.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	files, err := Migrations()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if int(v) < len(files) {
+		return fmt.Errorf("the database schema is at version %d but this dsr needs %d: run dsr migrate", v, len(files))
+	}
+	return nil
 }

@@ -68,3 +68,26 @@ func TestMigrateConcurrently(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.EmptyDatabaseURL(t)
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("SchemaVersion of an empty database = %d, %v", v, err)
+	}
+	if err := s.CheckSchema(ctx); err == nil {
+		t.Fatal("CheckSchema passed on an empty database")
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after migrating: %v", err)
+	}
+}
