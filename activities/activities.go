@@ -102,8 +102,12 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 		_ = a.Store.NoteNoticeError(context.WithoutCancel(ctx), key, err.Error())
 		return fmt.Errorf("send %s: %w", n.Kind, err)
 	}
-	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "recipients", len(to), "took", time.Since(start))
-	return a.Store.MarkNoticeSent(ctx, key, to)
+	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "recipients", len(to), "ms", time.Since(start).Milliseconds())
+	// The message is out: record it even if the worker is stopping, or a
+	// retry would send it again.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return a.Store.MarkNoticeSent(mctx, key, to)
 }
 
 // recipients decides who gets a notice, per CONTRACT.md's table.

@@ -51,7 +51,10 @@ func (d *Digests) SendDigests(ctx context.Context, occasion string) error {
 			MessageID: hex.EncodeToString(sum[:16])}); err != nil {
 			return fmt.Errorf("send digest: %w", err)
 		}
-		if err := d.Store.MarkNoticeSent(ctx, key, []string{u.Email}); err != nil {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = d.Store.MarkNoticeSent(mctx, key, []string{u.Email})
+		cancel()
+		if err != nil {
 			return err
 		}
 		sent++

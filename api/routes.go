@@ -19,4 +19,5 @@ func (s *server) routesV1(r chi.Router) {
 		now:       time.Now,
 	}
 	p.routes(r)
+	intakeRoutes(r, p)
 }

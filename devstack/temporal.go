@@ -27,7 +27,7 @@ type TemporalOptions struct {
 	// FrontendPort is the gRPC port on 127.0.0.1; 0 picks a free one.
 	FrontendPort int
 	// LogFile receives the server's own logs (warnings and errors); empty
-	// means errors only, to stderr. Temporal logs workflow IDs but never
+	// means none. Temporal logs workflow IDs but never
 	// payloads, and our IDs carry no personal data.
 	LogFile string
 }
@@ -121,11 +121,12 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = frontend
 
-	logConf := log.Config{Level: "error"}
+	// Without a log file the server is silent: its start-up chatter is noise
+	// in tests, and our own logs say what matters.
+	var logger log.Logger = log.NewNoopLogger()
 	if opts.LogFile != "" {
-		logConf = log.Config{Level: "warn", OutputFile: opts.LogFile}
+		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "warn", OutputFile: opts.LogFile}))
 	}
-	logger := log.NewZapLogger(log.BuildZapLogger(logConf))
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: authorizer: %w", err)

@@ -20,14 +20,14 @@ import (
 func visibleTo(role string) string {
 	switch role {
 	case "coordinator":
-		return "true"
+		return "$1::text IS NOT NULL" // always true; names $1 so its type is known
 	case "professional":
 		return `EXISTS (SELECT 1 FROM professionals pr WHERE pr.person_id = p.id AND lower(pr.email) = $1)`
 	case "manager":
 		return `EXISTS (SELECT 1 FROM professionals pr LEFT JOIN users u ON lower(u.email) = lower(pr.email)
 			WHERE pr.person_id = p.id AND (lower(pr.email) = $1 OR lower(pr.manager_email) = $1 OR lower(coalesce(u.manager_email, '')) = $1))`
 	}
-	return "false"
+	return "$1::text IS NULL" // always false
 }
 
 // CanSee reports whether the viewer may see this person's record.

@@ -87,7 +87,9 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) err
 
 // Run runs the worker until ctx is done.
 func Run(ctx context.Context, d Deps) error {
-	w := sdkworker.New(d.Client, TaskQueue, sdkworker.Options{})
+	// On stop, activities in flight get time to finish (a sent notice is
+	// recorded as sent) before their contexts are cancelled.
+	w := sdkworker.New(d.Client, TaskQueue, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	Register(w, d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

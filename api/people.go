@@ -1,0 +1,458 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/starter"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
+)
+
+// UpdateTimeout bounds how long a change waits for the person's workflow;
+// past it the API answers 503 and nothing has been written.
+const UpdateTimeout = 15 * time.Second
+
+// people serves the register's JSON API.
+type people struct {
+	store     *store.Store
+	temporal  client.Client
+	referrals *starter.Referrals
+	now       func() time.Time
+}
+
+func (p *people) routes(r chi.Router) {
+	r.With(requireRole("coordinator", "professional", "manager")).Post("/referrals", p.postReferral)
+	r.With(requireRole("coordinator", "professional", "manager")).Get("/people", p.list)
+	r.Route("/people/{id}", func(r chi.Router) {
+		r.Use(requireRole("coordinator", "professional", "manager"))
+		r.Get("/", p.get)
+		r.With(requireRole("coordinator")).Post("/triage", p.triage)
+		r.Post("/reviews", p.review)
+		r.Put("/rag", p.rating)
+		r.Post("/actions", p.addAction)
+		r.Post("/actions/{action_id}/complete", p.closeAction(false))
+		r.With(requireRole("coordinator")).Post("/actions/{action_id}/cancel", p.closeAction(true))
+		r.With(requireRole("coordinator")).Put("/professionals", p.professionals)
+		r.With(requireRole("coordinator")).Post("/discharge", p.discharge)
+	})
+}
+
+// decode reads a JSON body strictly: unknown fields are refused by name.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var maxErr *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			return err
+		case errors.As(err, &typeErr):
+			return register.Invalidf(typeErr.Field, "must be a %s", typeErr.Type)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return register.Invalidf(name, "unknown field")
+		}
+		var perr *time.ParseError
+		if errors.As(err, &perr) {
+			return register.Invalidf("time", "not an RFC 3339 time")
+		}
+		return &register.Error{Kind: register.KindMalformed, Message: "the body is not valid JSON"}
+	}
+	if dec.More() {
+		return &register.Error{Kind: register.KindMalformed, Message: "the body must hold one JSON value"}
+	}
+	return nil
+}
+
+func (p *people) postReferral(w http.ResponseWriter, r *http.Request) {
+	req, err := register.DecodeReferral(r.Body)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	id, err := p.referrals.Submit(r.Context(), req, actorFrom(r), p.now(), starter.Options{})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"id": id, "status": string(register.Referred)})
+}
+
+// visible finds the person and checks the user may see them: 404 both when
+// there is no such person and when the user has no part in the record, so
+// that guessing ids reveals nothing. Refusals are audited.
+func (p *people) visible(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := chi.URLParam(r, "id")
+	if _, err := uuid.Parse(id); err != nil {
+		writeError(w, r, register.NotFound("person"))
+		return "", false
+	}
+	a := actorFrom(r)
+	ok, err := p.store.CanSee(r.Context(), a, id)
+	if err != nil {
+		writeError(w, r, err)
+		return "", false
+	}
+	if !ok {
+		if a.Role != "coordinator" {
+			_ = p.store.Audit(r.Context(), a, "refused", id, nil, r.Method+" "+routePattern(r))
+		}
+		writeError(w, r, register.NotFound("person"))
+		return "", false
+	}
+	return id, true
+}
+
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return r.URL.Path
+}
+
+func (p *people) get(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	person, err := p.store.ReadPerson(r.Context(), actorFrom(r), id)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, person)
+}
+
+func (p *people) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.ListFilter{Rating: register.Rating(q.Get("rag")), Status: register.Status(q.Get("status")),
+		Locality: q.Get("locality"), Cursor: q.Get("cursor"), Now: p.now()}
+	fields := map[string]string{}
+	if f.Rating != "" && !f.Rating.Valid() {
+		fields["rag"] = "must be one of red, amber, green, blue"
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		fields["status"] = "must be one of referred, active, discharged, declined"
+	}
+	switch q.Get("overdue") {
+	case "", "false":
+	case "true":
+		f.Overdue = true
+	default:
+		fields["overdue"] = "must be true or false"
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			fields["limit"] = "must be a whole number from 1 to 500"
+		}
+		f.Limit = n
+	}
+	if len(fields) > 0 {
+		writeError(w, r, register.Invalid(fields))
+		return
+	}
+	list, next, err := p.store.ListPeopleAudited(r.Context(), actorFrom(r), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.PersonSummary{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"people": list, "next": next})
+}
+
+// change sends an update to the person's workflow and answers with the
+// result, mapping a refusal by the validator to 422 and a workflow that
+// does not answer in time to 503.
+func (p *people) change(w http.ResponseWriter, r *http.Request, id, name string, req any, status int) {
+	ctx, cancel := context.WithTimeout(r.Context(), UpdateTimeout)
+	defer cancel()
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(id),
+		UpdateName:   name,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	// A client's Idempotency-Key makes a retried request the same update.
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		opts.UpdateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(actorFrom(r).UserID+"/"+key)).String()
+	}
+	h, err := p.temporal.UpdateWorkflow(ctx, opts)
+	var res workflows.Result
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		writeError(w, r, updateError(ctx, err))
+		return
+	}
+	writeJSON(w, status, res)
+}
+
+func updateError(ctx context.Context, err error) error {
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return &register.Error{Kind: register.KindConflict, Message: "the person is no longer on the register"}
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		return register.Unavailable("the register did not answer in time; nothing was changed, please try again")
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return register.Unavailable("the register is not reachable; nothing was changed, please try again")
+	}
+	return workflows.DomainError(err)
+}
+
+func (p *people) triage(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Decision string          `json:"decision"`
+		Rating   register.Rating `json:"rag"`
+		Reason   string          `json:"reason"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p.change(w, r, id, workflows.UpdateTriage, workflows.TriageRequest{Actor: actorFrom(r), Decision: body.Decision, Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
+}
+
+// dueTime reads an action's due: an RFC 3339 time, or a date meaning 17:00
+// UK time that day.
+func dueTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), true
+	}
+	if d, err := time.ParseInLocation("2006-01-02", s, register.London); err == nil {
+		return time.Date(d.Year(), d.Month(), d.Day(), 17, 0, 0, 0, register.London).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+type actionBody struct {
+	Description string `json:"description"`
+	OwnerEmail  string `json:"owner_email"`
+	Due         string `json:"due"`
+}
+
+func (b actionBody) toAction(fields map[string]string, prefix string) register.NewAction {
+	a := register.NewAction{ID: uuid.NewString(), Description: b.Description, OwnerEmail: strings.ToLower(strings.TrimSpace(b.OwnerEmail))}
+	if b.Due == "" {
+		fields[prefix+"due"] = "required"
+	} else if t, ok := dueTime(b.Due); ok {
+		a.Due = t
+	} else {
+		fields[prefix+"due"] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+	}
+	return a
+}
+
+func (p *people) review(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		HeldAt        string          `json:"held_at"`
+		Rating        register.Rating `json:"rag"`
+		CurrentIssues string          `json:"current_issues"`
+		Tried         string          `json:"tried"`
+		CouldHelp     string          `json:"could_help"`
+		Notes         string          `json:"notes"`
+		Needs         []string        `json:"needs"`
+		Actions       []actionBody    `json:"actions"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	fields := map[string]string{}
+	in := register.ReviewInput{ID: uuid.NewString(), Rating: body.Rating, CurrentIssues: body.CurrentIssues,
+		Tried: body.Tried, CouldHelp: body.CouldHelp, Notes: body.Notes, Needs: body.Needs}
+	if body.HeldAt != "" {
+		t, err := time.Parse(time.RFC3339, body.HeldAt)
+		if err != nil {
+			fields["held_at"] = "must be an RFC 3339 time"
+		}
+		in.HeldAt = t.UTC()
+	}
+	if !body.Rating.Valid() {
+		fields["rag"] = "must be one of red, amber, green, blue"
+	}
+	for i, a := range body.Actions {
+		in.Actions = append(in.Actions, a.toAction(fields, fmt.Sprintf("actions[%d].", i)))
+	}
+	if len(fields) > 0 {
+		writeError(w, r, register.Invalid(fields))
+		return
+	}
+	p.change(w, r, id, workflows.UpdateRecordReview, workflows.ReviewRequest{Actor: actorFrom(r), Review: in}, http.StatusCreated)
+}
+
+func (p *people) rating(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Rating register.Rating `json:"rag"`
+		Reason string          `json:"reason"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p.change(w, r, id, workflows.UpdateChangeRating, workflows.RatingRequest{Actor: actorFrom(r), Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
+}
+
+func (p *people) addAction(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body actionBody
+	if err := decode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	fields := map[string]string{}
+	a := body.toAction(fields, "")
+	if len(fields) > 0 {
+		writeError(w, r, register.Invalid(fields))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), UpdateTimeout)
+	defer cancel()
+	h, err := p.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.WorkflowID(id), UpdateName: workflows.UpdateAddActions, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.ActionsRequest{Actor: actorFrom(r), Actions: []register.NewAction{a}}},
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err != nil {
+		// Field paths from the workflow name the list; this route takes one.
+		err = updateError(ctx, err)
+		var de *register.Error
+		if errors.As(err, &de) && de.Fields != nil {
+			for k, v := range de.Fields {
+				if rest, ok := strings.CutPrefix(k, "actions[0]."); ok {
+					delete(de.Fields, k)
+					de.Fields[rest] = v
+				}
+			}
+		}
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "status": register.ActionOpen, "due": a.Due})
+}
+
+func (p *people) closeAction(cancel bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := p.visible(w, r)
+		if !ok {
+			return
+		}
+		actionID := chi.URLParam(r, "action_id")
+		if _, err := uuid.Parse(actionID); err != nil {
+			writeError(w, r, register.NotFound("action"))
+			return
+		}
+		owner, err := p.store.ActionOwner(r.Context(), id, actionID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		a := actorFrom(r)
+		if a.Role != "coordinator" && !strings.EqualFold(owner, a.Email) {
+			_ = p.store.Audit(r.Context(), a, "refused", id, []string{"actions"}, "complete action: not the owner")
+			writeError(w, r, register.Forbidden("only the action's owner or a coordinator may complete it"))
+			return
+		}
+		var body struct {
+			Outcome string `json:"outcome"`
+			Reason  string `json:"reason"`
+		}
+		if err := decode(r, &body); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		text := body.Outcome
+		if cancel {
+			text = body.Reason
+		}
+		p.change(w, r, id, workflows.UpdateCloseAction, workflows.CloseActionRequest{Actor: a, ActionID: actionID, Outcome: text, Cancel: cancel}, http.StatusOK)
+	}
+}
+
+func (p *people) professionals(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Professionals []register.Professional `json:"professionals"`
+	}
+	// Accept the list itself as well as an object holding it.
+	raw := json.RawMessage{}
+	if err := decode(r, &raw); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var err error
+	if strings.HasPrefix(strings.TrimSpace(string(raw)), "[") {
+		err = strictUnmarshal(raw, &body.Professionals)
+	} else {
+		err = strictUnmarshal(raw, &body)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	for i := range body.Professionals {
+		body.Professionals[i].Email = strings.ToLower(strings.TrimSpace(body.Professionals[i].Email))
+		body.Professionals[i].ManagerEmail = strings.ToLower(strings.TrimSpace(body.Professionals[i].ManagerEmail))
+	}
+	p.change(w, r, id, workflows.UpdateProfessionals, workflows.ProfessionalsRequest{Actor: actorFrom(r), Professionals: body.Professionals}, http.StatusOK)
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	r, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(string(raw)))
+	return decode(r, v)
+}
+
+func (p *people) discharge(w http.ResponseWriter, r *http.Request) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &body); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p.change(w, r, id, workflows.UpdateDischarge, workflows.DischargeRequest{Actor: actorFrom(r), Reason: body.Reason}, http.StatusOK)
+}

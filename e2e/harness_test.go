@@ -1,0 +1,275 @@
+// Package e2e runs the register end to end against real parts: PostgreSQL,
+// the embedded Temporal server, an in-process SMTP server, the worker and
+// the HTTP API, with second-scale intervals.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/api"
+	"github.com/bsw-dsr/dsr/codec"
+	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/devstack"
+	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/mail"
+	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/tclient"
+	"github.com/bsw-dsr/dsr/worker"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// stack is one whole register for one test.
+type stack struct {
+	t        *testing.T
+	cfg      config.Config
+	store    *store.Store
+	smtp     *devstack.SMTPCapture
+	temporal *devstack.Temporal
+	client   client.Client
+	api      *httptest.Server
+	logs     *bytes.Buffer
+	logger   *slog.Logger
+	tokens   map[string]string // by email
+
+	mu         sync.Mutex
+	stopWorker context.CancelFunc
+	workerDone chan struct{}
+}
+
+// fast is second-scale timing: red reviews every 12 s, reminders 5 s
+// before, escalations every 4 s after.
+func fast() register.Timing {
+	return register.Timing{
+		ReviewEvery:      map[register.Rating]time.Duration{register.Red: 12 * time.Second, register.Amber: time.Hour, register.Green: 2 * time.Hour, register.Blue: time.Hour},
+		ReminderLead:     5 * time.Second,
+		EscalateAfter:    4 * time.Second,
+		MaxEscalations:   3,
+		TriageWithin:     time.Hour,
+		RedAfterHospital: time.Hour,
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func newStack(t *testing.T, timing register.Timing) *stack {
+	t.Helper()
+	ctx := context.Background()
+	s := &stack{t: t, tokens: map[string]string{}}
+	var logBuf syncBuffer
+	s.logger = slog.New(slog.NewJSONHandler(io.MultiWriter(&logBuf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s.logs = &logBuf.b
+	s.store = testenv.DB(t)
+	s.smtp = testenv.SMTP(t)
+
+	var err error
+	s.temporal, err = devstack.StartTemporal(devstack.TemporalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.temporal.Stop() })
+
+	key := codec.GenerateKey()
+	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.client.Close)
+
+	s.cfg, err = config.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Timing = timing
+	s.cfg.PayloadKey = key
+	s.cfg.SMTP = config.SMTP{Host: s.smtp.Host(), Port: s.smtp.Port(), TLS: "none"}
+
+	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger}))
+	t.Cleanup(s.api.Close)
+	s.cfg.BaseURL = s.api.URL
+
+	for _, u := range []store.User{
+		{Email: "coord@example.org", Name: "Cora Ordinator", Role: "coordinator"},
+		{Email: "sw@example.org", Name: "Sam Worker", Role: "professional", ManagerEmail: "mgr@example.org"},
+		{Email: "nurse@example.org", Name: "Nia Nurse", Role: "professional"},
+		{Email: "mgr@example.org", Name: "Mo Manager", Role: "manager"},
+		{Email: "other@example.org", Name: "Olu Other", Role: "professional"},
+		{Email: "comm@example.org", Name: "Cam Commissioner", Role: "commissioner"},
+		{Email: "audit@example.org", Name: "Aud Itor", Role: "auditor"},
+	} {
+		saved, err := s.store.UpsertUser(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.tokens[u.Email], err = s.store.NewToken(ctx, saved.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.startWorker()
+	t.Cleanup(s.stopWorkerNow)
+	return s
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+func (s *stack) startWorker() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mailer, err := mail.NewSMTP(s.cfg.SMTP, s.cfg.MailFrom, s.logger)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := worker.Run(ctx, worker.Deps{Client: s.client, Store: s.store, Mailer: mailer, Config: s.cfg, Logger: s.logger}); err != nil {
+			s.t.Errorf("worker: %v", err)
+		}
+	}()
+	s.stopWorker, s.workerDone = cancel, done
+}
+
+func (s *stack) stopWorkerNow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopWorker != nil {
+		s.stopWorker()
+		<-s.workerDone
+		s.stopWorker = nil
+	}
+}
+
+// do sends a JSON request as the user with this email and decodes the
+// answer into out (when not nil); it returns the status.
+func (s *stack) do(email, method, path string, body any, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if raw, ok := body.(string); ok {
+			rd = strings.NewReader(raw)
+		} else {
+			b, err := json.Marshal(body)
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, err := http.NewRequest(method, s.api.URL+"/api/v1"+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if email != "" {
+		req.Header.Set("Authorization", "Bearer "+s.tokens[email])
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// must is do that fails the test unless the status is want.
+func (s *stack) must(want int, email, method, path string, body any, out any) {
+	s.t.Helper()
+	var raw json.RawMessage
+	if got := s.do(email, method, path, body, &raw); got != want {
+		s.t.Fatalf("%s %s as %s: status %d, want %d: %s", method, path, email, got, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// referral is a valid referral naming the social worker and the nurse.
+func referral(nhs, given string) map[string]any {
+	return map[string]any{
+		"person": map[string]any{"given_name": given, "family_name": "Testperson", "date_of_birth": "1990-04-01",
+			"nhs_number": nhs, "address": "1 High Street", "postcode": "SN1 1AA", "locality": "Swindon"},
+		"referrer":       map[string]any{"name": "Rhi Referrer", "email": "referrer@example.org", "organisation": "CTPLD", "phone": "01793 000000"},
+		"consent":        map[string]any{"basis": "informed_consent", "recorded_on": "2026-01-02", "recorded_by": "Sam Worker", "details": ""},
+		"proposed_rag":   "red",
+		"current_issues": "placement under strain",
+		"tried":          "extra support hours",
+		"could_help":     "respite",
+		"professionals": []map[string]any{
+			{"name": "Sam Worker", "role": "Social worker", "organisation": "Swindon Borough Council", "email": "sw@example.org"},
+			{"name": "Nia Nurse", "role": "LD nurse", "organisation": "CTPLD", "email": "nurse@example.org"},
+		},
+	}
+}
+
+// mails returns the captured messages of a kind for a person.
+func (s *stack) mails(kind, person string) []devstack.Captured {
+	var out []devstack.Captured
+	for _, m := range s.smtp.Messages() {
+		if m.Header.Get("X-DSR-Kind") == kind && (person == "" || m.Header.Get("X-DSR-Person") == person) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// waitMail waits for a message of this kind for the person.
+func (s *stack) waitMail(kind, person string, within time.Duration) devstack.Captured {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	m, err := s.smtp.WaitFor(ctx, func(c devstack.Captured) bool {
+		return c.Header.Get("X-DSR-Kind") == kind && c.Header.Get("X-DSR-Person") == person
+	})
+	if err != nil {
+		s.t.Fatalf("no %s mail for %s within %s", kind, person, within)
+	}
+	return m
+}
+
+func recipients(m devstack.Captured) string {
+	r := append([]string(nil), m.To...)
+	for i := range r {
+		r[i] = strings.ToLower(r[i])
+	}
+	slices.Sort(r)
+	return strings.Join(r, ",")
+}
