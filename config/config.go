@@ -142,6 +142,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.SMTP.Port, err = positiveInt("DSR_SMTP_PORT", get("DSR_SMTP_PORT", defPort)); err != nil {
 		return Config{}, err
 	}
+	if c.SMTP.Port > 65535 {
+		return Config{}, &FieldError{"DSR_SMTP_PORT", "must be a TCP port (1 to 65535)"}
+	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return Config{}, &FieldError{"DSR_MAIL_FROM", "not an email address"}
 	}
@@ -194,17 +197,29 @@ func positiveInt(name, v string) (int, error) {
 	return n, nil
 }
 
-// RequireProduction checks what the worker and api commands need that dev
+// RequireProduction checks what the worker command needs that dev
 // provides itself.
 func (c Config) RequireProduction() error {
+	if err := c.RequireAPI(); err != nil {
+		return err
+	}
+	if c.SMTP.Host == "" {
+		return &FieldError{"DSR_SMTP_HOST", "required"}
+	}
+	return nil
+}
+
+// RequireAPI checks what the api command needs that dev provides itself:
+// the API sends no mail, so it needs no SMTP server.
+func (c Config) RequireAPI() error {
 	if c.DatabaseURL == "" {
 		return &FieldError{"DATABASE_URL", "required"}
 	}
 	if c.TemporalAddress == "" {
 		return &FieldError{"TEMPORAL_ADDRESS", "required"}
 	}
-	if c.SMTP.Host == "" {
-		return &FieldError{"DSR_SMTP_HOST", "required"}
+	if c.PayloadKey == "" {
+		return &FieldError{"DSR_PAYLOAD_KEY", "required (every Temporal client encrypts payloads; generate one with: dsr keygen)"}
 	}
 	return nil
 }

@@ -118,11 +118,15 @@ func StartPostgresWith(ctx context.Context, opts PostgresOptions) (*Postgres, er
 func (p *Postgres) URL() string { return p.URLFor(p.database) }
 
 // URLFor is the connection string of another database in the cluster.
-func (p *Postgres) URLFor(database string) string {
+func (p *Postgres) URLFor(database string) string { return PostgresURL(p.port, database) }
+
+// PostgresURL is the connection string of a database in a private cluster
+// listening on 127.0.0.1:port (one started by another process, say).
+func PostgresURL(port int, database string) string {
 	u := url.URL{
 		Scheme:   "postgres",
 		User:     url.User(Superuser),
-		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		Path:     "/" + database,
 		RawQuery: "sslmode=disable",
 	}

@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bsw-dsr/dsr/codec"
+	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/store"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// run runs dsr in-process with exactly these variables set.
+func run(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(Env{Args: args, Getenv: func(k string) string { return vars[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir()})
+	return code, out.String(), errb.String()
+}
+
+func TestFailuresAreOneLineNamingTheCause(t *testing.T) {
+	t.Parallel()
+	key := codec.GenerateKey()
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		args []string
+		code int
+		want string // the stderr line starts "dsr: " + want
+	}{
+		{"bad duration", map[string]string{"DSR_REVIEW_EVERY_RED": "0"}, []string{"migrate"}, 2, "DSR_REVIEW_EVERY_RED: "},
+		{"bad number", map[string]string{"DSR_REVIEW_EVERY_RED": "abc"}, []string{"dev"}, 2, "DSR_REVIEW_EVERY_RED: "},
+		{"bad cron", map[string]string{"DSR_DIGEST_SCHEDULE": "bad"}, []string{"worker"}, 2, "DSR_DIGEST_SCHEDULE: "},
+		{"bad tls", map[string]string{"DSR_SMTP_TLS": "x"}, []string{"api"}, 2, "DSR_SMTP_TLS: "},
+		{"bad payload key", map[string]string{"DSR_PAYLOAD_KEY": "not-a-key"}, []string{"worker"}, 2, "DSR_PAYLOAD_KEY: "},
+		{"worker needs a database", map[string]string{}, []string{"worker"}, 2, "DATABASE_URL: required"},
+		{"worker needs temporal", map[string]string{"DATABASE_URL": "postgres://x/y"}, []string{"worker"}, 2, "TEMPORAL_ADDRESS: required"},
+		{"worker needs a key", map[string]string{"DATABASE_URL": "postgres://x/y", "TEMPORAL_ADDRESS": "t:1"}, []string{"worker"}, 2, "DSR_PAYLOAD_KEY: required"},
+		{"worker needs smtp", map[string]string{"DATABASE_URL": "postgres://x/y", "TEMPORAL_ADDRESS": "t:1", "DSR_PAYLOAD_KEY": key}, []string{"worker"}, 2, "DSR_SMTP_HOST: required"},
+		{"migrate needs a database", map[string]string{}, []string{"migrate"}, 2, "DATABASE_URL: required"},
+		{"unknown command", map[string]string{}, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"stray argument", map[string]string{}, []string{"api", "now"}, 2, "api takes no arguments"},
+		{"user add without role", map[string]string{}, []string{"user", "add", "--email", "a@example.org", "--name", "A"}, 2, "user add: --role is required"},
+		{"user add with bad flag", map[string]string{}, []string{"user", "add", "--colour", "red"}, 2, "user add: flag provided but not defined: -colour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.vars, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, stderr)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "dsr: "+tc.want) {
+				t.Errorf("stderr = %q, want one line starting %q", stderr, "dsr: "+tc.want)
+			}
+		})
+	}
+}
+
+func TestUserAdd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	vars := map[string]string{"DATABASE_URL": url}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	lastLine := func(s string) string {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+	code, out, stderr := run(t, vars, "user", "add", "--email", "Pat.Nurse@Example.org", "--name", "Pat Nurse", "--role", "professional", "--team", "CTPLD", "--manager-email", "boss@example.org")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	first := lastLine(out)
+	u, err := st.UserByToken(ctx, first)
+	if err != nil {
+		t.Fatalf("the last line %q is not a working token: %v", first, err)
+	}
+	if u.Email != "pat.nurse@example.org" || u.Role != "professional" || u.Team != "CTPLD" || u.ManagerEmail != "boss@example.org" {
+		t.Fatalf("user = %+v", u)
+	}
+
+	// Again with the same email: the user is updated, a second token issued.
+	code, out, stderr = run(t, vars, "user", "add", "--email", "pat.nurse@example.org", "--name", "Pat Nurse", "--role", "manager")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	second := lastLine(out)
+	if second == first {
+		t.Fatal("the same token twice")
+	}
+	for _, tok := range []string{first, second} {
+		got, err := st.UserByToken(ctx, tok)
+		if err != nil || got.ID != u.ID || got.Role != "manager" {
+			t.Fatalf("after update, token -> %+v, %v", got, err)
+		}
+	}
+	if users, _ := st.ListUsers(ctx, ""); len(users) != 1 {
+		t.Fatalf("%d users, want 1", len(users))
+	}
+
+	code, _, stderr = run(t, vars, "user", "add", "--email", "x@example.org", "--name", "X", "--role", "admin")
+	if code != 2 || !strings.HasPrefix(stderr, "dsr: user add: --role: must be one of") {
+		t.Fatalf("bad role: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, vars, "user", "add", "--email", "not-an-email", "--name", "X", "--role", "auditor")
+	if code != 2 || !strings.HasPrefix(stderr, "dsr: user add: --email: ") {
+		t.Fatalf("bad email: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestMigrateCommand(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{"DATABASE_URL": testenv.EmptyDatabaseURL(t)}
+	files, _ := store.Migrations()
+	for range 2 {
+		code, out, stderr := run(t, vars, "migrate")
+		if code != 0 || !strings.HasPrefix(out, "database schema at version ") || !strings.Contains(out, " "+strconv.Itoa(len(files))+"\n") {
+			t.Fatalf("migrate: exit %d, out %q, err %q", code, out, stderr)
+		}
+	}
+}
+
+func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
+	t.Parallel()
+	vars := map[string]string{
+		"DATABASE_URL":     testenv.EmptyDatabaseURL(t),
+		"TEMPORAL_ADDRESS": "127.0.0.1:1",
+		"DSR_PAYLOAD_KEY":  codec.GenerateKey(),
+		"DSR_SMTP_HOST":    "127.0.0.1",
+	}
+	code, _, stderr := run(t, vars, "worker")
+	if code != 1 || !strings.Contains(stderr, "run dsr migrate") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bsw-dsr/dsr/api"
+	"github.com/bsw-dsr/dsr/codec"
+	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/devstack"
+	"github.com/bsw-dsr/dsr/mail"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/worker"
+)
+
+// stateDirName is where dsr dev keeps everything, relative to the working
+// directory.
+const stateDirName = ".dsr"
+
+var errStateBusy = errors.New("another dsr dev is already running with this state directory")
+
+// lockState creates the state directory and takes its lock, so that two dsr
+// dev processes never share one PostgreSQL or Temporal database. The lock
+// goes with the process, however it ends.
+func lockState(state string) (*os.File, error) {
+	// Others may enter but not list it: PostgreSQL's own user must reach pg/.
+	if err := os.MkdirAll(state, 0o711); err != nil {
+		return nil, fmt.Errorf("create %s: %w", state, err)
+	}
+	os.Chmod(state, 0o711)
+	f, err := os.OpenFile(filepath.Join(state, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", state, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, errStateBusy
+		}
+		return nil, fmt.Errorf("lock %s: %w", state, err)
+	}
+	return f, nil
+}
+
+// stopper stops what dev started, last started first.
+type stopper struct {
+	logger *slog.Logger
+	steps  []stopStep
+}
+
+type stopStep struct {
+	name string
+	fn   func() error
+}
+
+func (s *stopper) push(name string, fn func() error) { s.steps = append(s.steps, stopStep{name, fn}) }
+
+func (s *stopper) stop() {
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		st := s.steps[i]
+		t := time.Now()
+		if err := st.fn(); err != nil {
+			s.logger.Warn("stopping "+st.name, "error", err)
+			continue
+		}
+		s.logger.Info("stopped "+st.name, "took", time.Since(t).Round(time.Millisecond))
+	}
+}
+
+func runDev(ctx context.Context, env Env, cfg config.Config, args []string) error {
+	if err := noArgs("dev", args); err != nil {
+		return err
+	}
+	start := time.Now()
+	state := filepath.Join(env.Dir, stateDirName)
+	lock, err := lockState(state)
+	if err != nil {
+		return fmt.Errorf("%s: %w", state, err)
+	}
+	defer lock.Close()
+
+	logFile, err := os.OpenFile(filepath.Join(state, "dsr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	defer logFile.Close()
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(env.Stderr, opts), slog.NewJSONHandler(logFile, opts)))
+
+	stack := &stopper{logger: logger}
+	err = startDev(ctx, env, cfg, state, logger, stack, start)
+	t := time.Now()
+	stack.stop()
+	logger.Info("dsr dev stopped", "shutdown_took", time.Since(t).Round(time.Millisecond))
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C while starting: a clean stop, not a failure.
+		logger.Info("stopped while starting", "error", err)
+		return nil
+	}
+	return err
+}
+
+// devParts is what dev started, for the banner.
+type devParts struct {
+	url       string
+	pg        *devstack.Postgres
+	temporal  *devstack.Temporal
+	cfg       config.Config
+	capture   *devstack.SMTPCapture
+	users     []demoUser
+	stateDir  string
+	schemaVer int32
+}
+
+func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time) error {
+	p := devParts{stateDir: state}
+
+	// Listen first: a port in use fails in a moment, not after starting all.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (DSR_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	stack.push("listener", func() error { ln.Close(); return nil })
+	p.url = "http://" + ln.Addr().String()
+
+	if cfg.PayloadKey == "" {
+		if cfg.PayloadKey, err = devPayloadKey(state); err != nil {
+			return err
+		}
+	}
+	var pgDone <-chan struct{}
+	if cfg.DatabaseURL == "" {
+		pg, err := devstack.StartPostgres(ctx, filepath.Join(state, "pg"))
+		if err != nil {
+			return err
+		}
+		stack.push("PostgreSQL", pg.Stop)
+		p.pg, pgDone, cfg.DatabaseURL = pg, pg.Done(), pg.URL()
+		logger.Info("PostgreSQL ready", "dir", filepath.Join(state, "pg"), "port", pg.Port())
+	}
+	if p.schemaVer, err = store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	stack.push("database pool", func() error { st.Close(); return nil })
+
+	if cfg.TemporalAddress == "" {
+		srv, err := devstack.StartTemporal(devstack.TemporalOptions{
+			DatabaseFile: filepath.Join(state, "temporal.db"),
+			Namespace:    cfg.TemporalNamespace,
+			FrontendPort: portIfFree(7233), // Temporal's usual port, for its CLI and UI
+			LogFile:      filepath.Join(state, "temporal.log"),
+		})
+		if err != nil {
+			return err
+		}
+		stack.push("Temporal", srv.Stop)
+		p.temporal, cfg.TemporalAddress = srv, srv.Address()
+		logger.Info("Temporal ready", "address", srv.Address(), "namespace", cfg.TemporalNamespace)
+	}
+	tc, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	stack.push("Temporal client", func() error { tc.Close(); return nil })
+
+	if cfg.SMTP.Host == "" {
+		capture, err := devstack.StartSMTP(filepath.Join(state, "mail"))
+		if err != nil {
+			return err
+		}
+		stack.push("mail capture", capture.Close)
+		p.capture = capture
+		cfg.SMTP = config.SMTP{Host: capture.Host(), Port: capture.Port(), TLS: "none"}
+	}
+	mailer, err := mail.NewSMTP(cfg.SMTP, cfg.MailFrom, logger)
+	if err != nil {
+		return err
+	}
+	if p.users, err = demoUsers(ctx, st, state); err != nil {
+		return err
+	}
+	p.cfg = cfg
+
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	workerDone := make(chan error, 1)
+	go func() {
+		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger})
+	}()
+	httpDone := make(chan error, 1)
+	go func() {
+		httpDone <- serveHTTP(runCtx, ln, api.New(api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}), logger)
+	}()
+	printBanner(env.Stdout, p)
+	logger.Info("dsr dev ready", "url", p.url, "took", time.Since(start).Round(time.Millisecond))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("stopping")
+	case err := <-workerDone:
+		workerDone <- err
+		runErr = fmt.Errorf("the worker stopped: %v", err)
+	case err := <-httpDone:
+		httpDone <- err
+		runErr = fmt.Errorf("the HTTP server stopped: %v", err)
+	case <-pgDone:
+		runErr = fmt.Errorf("PostgreSQL exited unexpectedly; see %s", filepath.Join(state, "pg", "postmaster.log"))
+	}
+	cancelRun()
+	// HTTP first (in-flight requests finish), then the worker; the stopper
+	// then takes down the client, Temporal, the pool and PostgreSQL.
+	if err := <-httpDone; err != nil {
+		logger.Warn("http shutdown", "error", err)
+	}
+	if err := <-workerDone; err != nil {
+		logger.Warn("worker shutdown", "error", err)
+	}
+	return runErr
+}
+
+// portIfFree returns port when it is free on 127.0.0.1, else 0 (any).
+func portIfFree(port int) int {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return 0
+	}
+	l.Close()
+	return port
+}
+
+// devPayloadKey reads the dev payload key from the state directory, making
+// one the first time: Temporal's state there is encrypted with it.
+func devPayloadKey(state string) (string, error) {
+	path := filepath.Join(state, "payload.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := codec.GenerateKey()
+	if err := writeFileAtomic(path, []byte(key+"\n")); err != nil {
+		return "", fmt.Errorf("save payload key: %w", err)
+	}
+	return key, nil
+}
+
+// demoUser is one of the users dev creates so the API can be tried at once.
+type demoUser struct {
+	store.User
+	Token string
+}
+
+var demoPeople = []store.User{
+	{Email: "coordinator@example.org", Name: "Cora Ordinator", Role: store.RoleCoordinator, Team: "BSW ICB DSR team"},
+	{Email: "pat.nurse@example.org", Name: "Pat Nurse", Role: store.RoleProfessional, Team: "Wiltshire CTPLD", ManagerEmail: "manager@example.org"},
+	{Email: "sam.social@example.org", Name: "Sam Social", Role: store.RoleProfessional, Team: "Swindon Borough Council", ManagerEmail: "manager@example.org"},
+	{Email: "manager@example.org", Name: "Morgan Manager", Role: store.RoleManager, Team: "Wiltshire CTPLD"},
+	{Email: "commissioner@example.org", Name: "Chris Commissioner", Role: store.RoleCommissioner, Team: "BSW ICB"},
+	{Email: "auditor@example.org", Name: "Alex Auditor", Role: store.RoleAuditor, Team: "BSW ICB information governance"},
+}
+
+// demoUsers creates the demo users (or restores them) and returns a token
+// for each: the one kept in .dsr/tokens.json while it still works, so
+// tokens stay the same from one start to the next.
+func demoUsers(ctx context.Context, st *store.Store, state string) ([]demoUser, error) {
+	path := filepath.Join(state, "tokens.json")
+	kept := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &kept) // a damaged file just means new tokens
+	}
+	var out []demoUser
+	for _, want := range demoPeople {
+		u, err := st.UpsertUser(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("demo user %s: %w", want.Email, err)
+		}
+		token := kept[u.Email]
+		if token != "" {
+			if got, err := st.UserByToken(ctx, token); err != nil || got.ID != u.ID {
+				token = ""
+			}
+		}
+		if token == "" {
+			if token, err = st.NewToken(ctx, u.ID); err != nil {
+				return nil, err
+			}
+		}
+		kept[u.Email] = token
+		out = append(out, demoUser{User: u, Token: token})
+	}
+	b, _ := json.MarshalIndent(kept, "", "  ")
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("save demo tokens: %w", err)
+	}
+	return out, nil
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func printBanner(w io.Writer, p devParts) {
+	rel := func(parts ...string) string { return filepath.Join(append([]string{p.stateDir}, parts...)...) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nDSR is running (dev). State is kept in %s/; Ctrl-C stops everything.\n\n", p.stateDir)
+	fmt.Fprintf(&b, "  API         %s/api/v1   (health: %s/healthz, readiness: %s/readyz)\n", p.url, p.url, p.url)
+	if p.pg != nil {
+		fmt.Fprintf(&b, "  PostgreSQL  %s   (data in %s, schema version %d)\n", p.cfg.DatabaseURL, rel("pg"), p.schemaVer)
+	} else {
+		fmt.Fprintf(&b, "  PostgreSQL  DATABASE_URL (schema version %d)\n", p.schemaVer)
+	}
+	if p.temporal != nil {
+		fmt.Fprintf(&b, "  Temporal    %s, namespace %s   (state in %s)\n", p.temporal.Address(), p.cfg.TemporalNamespace, rel("temporal.db"))
+	} else {
+		fmt.Fprintf(&b, "  Temporal    %s, namespace %s\n", p.cfg.TemporalAddress, p.cfg.TemporalNamespace)
+	}
+	if p.capture != nil {
+		fmt.Fprintf(&b, "  Mail        captured, one .eml file per message, in %s/   (SMTP on %s)\n", rel("mail"), p.capture.Addr())
+	} else {
+		fmt.Fprintf(&b, "  Mail        sent through %s:%d\n", p.cfg.SMTP.Host, p.cfg.SMTP.Port)
+	}
+	fmt.Fprintf(&b, "  Logs        %s, %s, %s\n\n", rel("dsr.log"), rel("temporal.log"), rel("pg", "postmaster.log"))
+	fmt.Fprintf(&b, "Demo users and their API tokens (also in %s):\n", rel("tokens.json"))
+	for _, u := range p.users {
+		fmt.Fprintf(&b, "  %-13s %-26s %s\n", u.Role, u.Email, u.Token)
+	}
+	if len(p.users) > 0 {
+		fmt.Fprintf(&b, "\nTry:  curl -H 'Authorization: Bearer %s' %s/api/v1/me\n", p.users[0].Token, p.url)
+	}
+	fmt.Fprintf(&b, "More users:  go run . user add --email you@example.org --name 'Your Name' --role coordinator\n\n")
+	io.WriteString(w, b.String())
+}

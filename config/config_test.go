@@ -1,0 +1,174 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bsw-dsr/dsr/register"
+)
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	for r, want := range map[register.Rating]time.Duration{register.Red: 7 * day, register.Amber: 28 * day, register.Green: 91 * day, register.Blue: 28 * day} {
+		if got := c.Timing.ReviewEvery[r]; got != want {
+			t.Errorf("ReviewEvery[%s] = %v, want %v", r, got, want)
+		}
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"ReminderLead", c.Timing.ReminderLead, 3 * day},
+		{"EscalateAfter", c.Timing.EscalateAfter, 2 * day},
+		{"TriageWithin", c.Timing.TriageWithin, 5 * day},
+		{"MaxEscalations", c.Timing.MaxEscalations, 3},
+		{"HTTPAddr", c.HTTPAddr, "127.0.0.1:8080"},
+		{"BaseURL", c.BaseURL, "http://127.0.0.1:8080"},
+		{"MailFrom", c.MailFrom, "dsr@localhost"},
+		{"DigestSchedule", c.DigestSchedule, "0 8 * * MON"},
+		{"SuppressBelow", c.SuppressBelow, 5},
+		{"TemporalNamespace", c.TemporalNamespace, "default"},
+		{"SMTP.TLS", c.SMTP.TLS, "none"},
+		{"SMTP.Port", c.SMTP.Port, 25},
+		{"PanelSchedule", c.Timing.PanelSchedule, ""},
+		{"DatabaseURL", c.DatabaseURL, ""},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+func TestLoadGoodValues(t *testing.T) {
+	c, err := Load(env(
+		"DSR_REVIEW_EVERY_RED", "36h",
+		"DSR_REVIEW_EVERY_GREEN", " 90d ",
+		"DSR_SMTP_TLS", "STARTTLS",
+		"DSR_DIGEST_SCHEDULE", "@every 1h",
+		"DSR_PANEL_SCHEDULE", "0 10 * * TUE",
+		"DSR_HTTP_ADDR", "0.0.0.0:9000",
+		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timing.ReviewEvery[register.Red] != 36*time.Hour || c.Timing.ReviewEvery[register.Green] != 90*24*time.Hour {
+		t.Errorf("ReviewEvery = %v", c.Timing.ReviewEvery)
+	}
+	if c.SMTP.TLS != "starttls" || c.SMTP.Port != 587 {
+		t.Errorf("SMTP = %+v, want starttls on 587", c.SMTP)
+	}
+	if c.BaseURL != "https://dsr.example.nhs.uk" {
+		t.Errorf("BaseURL = %q", c.BaseURL)
+	}
+}
+
+// Every bad value stops the program with an error naming its variable.
+func TestLoadNamesTheBadVariable(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"DSR_REVIEW_EVERY_RED", "0"},
+		{"DSR_REVIEW_EVERY_RED", "abc"},
+		{"DSR_REVIEW_EVERY_RED", "-1d"},
+		{"DSR_REVIEW_EVERY_RED", "7x"},
+		{"DSR_REVIEW_EVERY_AMBER", "0s"},
+		{"DSR_REVIEW_EVERY_GREEN", "d"},
+		{"DSR_REVIEW_EVERY_BLUE", "-5h"},
+		{"DSR_REMINDER_LEAD", "0"},
+		{"DSR_REMINDER_LEAD", "soon"},
+		{"DSR_ESCALATE_AFTER", "-2d"},
+		{"DSR_TRIAGE_WITHIN", "5 days"},
+		{"DSR_RED_AFTER_HOSPITAL", "0d"},
+		{"DSR_MAX_ESCALATIONS", "0"},
+		{"DSR_MAX_ESCALATIONS", "three"},
+		{"DSR_SUPPRESS_BELOW", "0"},
+		{"DSR_SUPPRESS_BELOW", "abc"},
+		{"DSR_DIGEST_SCHEDULE", "bad"},
+		{"DSR_DIGEST_SCHEDULE", "61 8 * * MON"},
+		{"DSR_DIGEST_SCHEDULE", "0 8 * *"},
+		{"DSR_PANEL_SCHEDULE", "every tuesday"},
+		{"DSR_SMTP_TLS", "x"},
+		{"DSR_SMTP_TLS", "ssl"},
+		{"DSR_SMTP_PORT", "abc"},
+		{"DSR_SMTP_PORT", "0"},
+		{"DSR_SMTP_PORT", "70000"},
+		{"DSR_MAIL_FROM", "not an address"},
+		{"DSR_BASE_URL", "dsr.example.org"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			_, err := Load(env(tc.name, tc.value))
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("err = %v, want a *FieldError", err)
+			}
+			if fe.Var != tc.name {
+				t.Fatalf("error names %s, want %s (%v)", fe.Var, tc.name, err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.name+": ") || fe.Problem == "" {
+				t.Fatalf("message %q does not start with the variable and say what is wrong", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("message spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestRequire(t *testing.T) {
+	base := []string{"DATABASE_URL", "postgres://x/y", "TEMPORAL_ADDRESS", "t:7233", "DSR_PAYLOAD_KEY", "k", "DSR_SMTP_HOST", "mail"}
+	without := func(name string) func(string) string {
+		var kv []string
+		for i := 0; i < len(base); i += 2 {
+			if base[i] != name {
+				kv = append(kv, base[i], base[i+1])
+			}
+		}
+		return env(kv...)
+	}
+	for _, tc := range []struct {
+		missing  string
+		worker   bool // RequireProduction fails
+		apiFails bool // RequireAPI fails
+	}{
+		{"DATABASE_URL", true, true},
+		{"TEMPORAL_ADDRESS", true, true},
+		{"DSR_PAYLOAD_KEY", true, true},
+		{"DSR_SMTP_HOST", true, false},
+	} {
+		c, err := Load(without(tc.missing))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range []struct {
+			name  string
+			err   error
+			fails bool
+		}{{"RequireProduction", c.RequireProduction(), tc.worker}, {"RequireAPI", c.RequireAPI(), tc.apiFails}} {
+			var fe *FieldError
+			if ch.fails && (!errors.As(ch.err, &fe) || fe.Var != tc.missing) {
+				t.Errorf("without %s: %s() = %v, want it named", tc.missing, ch.name, ch.err)
+			}
+			if !ch.fails && ch.err != nil {
+				t.Errorf("without %s: %s() = %v, want nil", tc.missing, ch.name, ch.err)
+			}
+		}
+	}
+	c, _ := Load(env(base...))
+	if err := c.RequireProduction(); err != nil {
+		t.Errorf("with everything: %v", err)
+	}
+}
