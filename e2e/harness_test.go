@@ -77,6 +77,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 
 func newStack(t *testing.T, timing register.Timing) *stack {
 	t.Helper()
+	return newStackWithKey(t, timing, codec.GenerateKey())
+}
+
+// newStackWithKey is newStack with a given payload key.
+func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
+	t.Helper()
 	ctx := context.Background()
 	s := &stack{t: t, tokens: map[string]string{}}
 	var logBuf syncBuffer
@@ -92,7 +98,6 @@ func newStack(t *testing.T, timing register.Timing) *stack {
 	}
 	t.Cleanup(func() { s.temporal.Stop() })
 
-	key := codec.GenerateKey()
 	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger})
 	if err != nil {
 		t.Fatal(err)
