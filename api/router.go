@@ -49,6 +49,7 @@ func (s *server) router() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
+	s.publicRoutes(r) // no token: the self-referral form
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/me", s.me)
