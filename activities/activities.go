@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -96,6 +97,14 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 	msg := mail.Message{
 		To: to, Kind: string(n.Kind), PersonID: personID, Subject: subject, Text: text, HTML: html,
 		MessageID: hex.EncodeToString(sum[:16]),
+		Headers:   map[string]string{},
+	}
+	// Opaque ids only, for mail filters and tooling.
+	if n.ActionID != "" {
+		msg.Headers["X-DSR-Action"] = n.ActionID
+	}
+	if n.Level > 0 {
+		msg.Headers["X-DSR-Escalation"] = strconv.Itoa(n.Level)
 	}
 	start := time.Now()
 	if err := a.Mailer.Send(ctx, msg); err != nil {

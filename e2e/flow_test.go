@@ -20,8 +20,15 @@ type personView struct {
 	Reviews       []register.Review
 }
 
-// refer submits a referral as the social worker and accepts it as red.
+// referAndAccept submits a referral as the social worker and accepts it as
+// red.
 func (s *stack) referAndAccept(nhs string) string {
+	s.t.Helper()
+	return s.referAndAcceptAs(nhs, "red")
+}
+
+// referAndAcceptAs submits a referral and accepts it at a rating.
+func (s *stack) referAndAcceptAs(nhs, rag string) string {
 	s.t.Helper()
 	var created struct{ ID, Status string }
 	s.must(http.StatusCreated, "sw@example.org", "POST", "/referrals", referral(nhs, "Alex"), &created)
@@ -29,7 +36,7 @@ func (s *stack) referAndAccept(nhs string) string {
 		s.t.Fatalf("created %+v", created)
 	}
 	s.waitMail("referral-received", created.ID, 20*time.Second)
-	s.must(http.StatusOK, "coord@example.org", "POST", "/people/"+created.ID+"/triage", map[string]any{"decision": "accept", "rag": "red"}, nil)
+	s.must(http.StatusOK, "coord@example.org", "POST", "/people/"+created.ID+"/triage", map[string]any{"decision": "accept", "rag": rag}, nil)
 	return created.ID
 }
 

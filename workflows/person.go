@@ -100,6 +100,9 @@ type Schedule struct {
 	NextReviewDue *time.Time        `json:"next_review_due"`
 	Pending       []register.Notice `json:"pending"`
 	OpenActions   int               `json:"open_actions"`
+	// HistoryLength is the current run's event count; continue-as-new keeps
+	// it bounded.
+	HistoryLength int `json:"history_length"`
 }
 
 // Person is the workflow type: registered on a value holding the worker's
@@ -288,7 +291,8 @@ func (r *run) result() Result {
 func (r *run) schedule() Schedule {
 	res := r.result()
 	return Schedule{Status: res.Status, Rating: res.Rating, NextReviewDue: res.NextReviewDue,
-		Pending: r.timing.Upcoming(r.state), OpenActions: len(r.state.Actions)}
+		Pending: r.timing.Upcoming(r.state), OpenActions: len(r.state.Actions),
+		HistoryLength: workflow.GetInfo(r.ctx).GetCurrentHistoryLength()}
 }
 
 // handle serialises changes: validate against the current state, persist,

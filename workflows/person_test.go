@@ -382,3 +382,42 @@ func TestScheduleQuery(t *testing.T) {
 	}, day)
 	h.run(Input{PersonID: "p1"}, 2*day)
 }
+
+// TestYearWith50Actions measures one person's history over a simulated
+// year: a green person, four reviews, fifty actions (half completed after
+// their reminder, half left to climb the whole escalation ladder).
+func TestYearWith50Actions(t *testing.T) {
+	h := newHarness(t, referred())
+	h.update(time.Hour, UpdateTriage, accept(register.Green), "")
+	for i, at := range []time.Duration{90 * day, 180 * day, 270 * day, 360 * day} {
+		h.update(at, UpdateRecordReview, ReviewRequest{Actor: admin, Review: register.ReviewInput{
+			ID: fmt.Sprintf("r%d", i), Rating: register.Green}}, "")
+	}
+	for i := range 50 {
+		added := time.Duration(i)*7*day + 2*time.Hour
+		id := fmt.Sprintf("a%d", i)
+		h.update(added, UpdateAddActions, ActionsRequest{Actor: admin, Actions: []register.NewAction{
+			{ID: id, Description: "action", OwnerEmail: "sw@example.org", Due: t0.Add(added + 10*day)}}}, "")
+		if i%2 == 0 {
+			h.update(added+8*day, UpdateCloseAction, CloseActionRequest{Actor: admin, ActionID: id, Outcome: "done"}, "")
+		}
+	}
+	var sched Schedule
+	h.env.RegisterDelayedCallback(func() {
+		v, err := h.env.QueryWorkflow(QuerySchedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Get(&sched); err != nil {
+			t.Fatal(err)
+		}
+	}, 364*day)
+	h.run(Input{PersonID: "p1"}, 365*day)
+	sent := len(h.rec.sent)
+	// 1 referral-received, 4 review-due, 50 action-due, 25 overdue, 25×3 escalations.
+	if want := 1 + 4 + 50 + 25 + 75; sent != want {
+		t.Errorf("%d notices, want %d", sent, want)
+	}
+	t.Logf("simulated year, 4 reviews, 50 actions: %d notices, %d changes, history length %d events",
+		sent, len(h.rec.changes), sched.HistoryLength)
+}
