@@ -1,0 +1,216 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// v is a published count; nil (hidden) is written as nil.
+func v(n int) Count { return &n }
+
+func show(cs []Count) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		if c == nil {
+			b.WriteString("null")
+		} else {
+			b.WriteString(strings.TrimSpace(string(mustJSON(*c))))
+		}
+	}
+	return b.String()
+}
+
+func mustJSON(x any) []byte {
+	b, err := json.Marshal(x)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestPrimary(t *testing.T) {
+	for _, tc := range []struct {
+		n, threshold int
+		want         Count
+	}{
+		{0, 5, nil},
+		{1, 5, nil},
+		{4, 5, nil},
+		{5, 5, v(5)},
+		{6, 5, v(6)},
+		{0, 1, nil},
+		{1, 1, v(1)},
+		{9, 10, nil},
+	} {
+		got := Primary(tc.n, tc.threshold)
+		if show([]Count{got}) != show([]Count{tc.want}) {
+			t.Errorf("Primary(%d, %d) = %s, want %s", tc.n, tc.threshold, show([]Count{got}), show([]Count{tc.want}))
+		}
+	}
+}
+
+func TestBreakdown(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cells     []int
+		wantCells []Count
+		wantTotal Count
+	}{
+		// One cell of 0, 1, 4, 5 or 6 people beside larger ones.
+		{"a 0 hides the next smallest too", []int{0, 10, 20}, []Count{nil, nil, v(20)}, v(30)},
+		{"a 1 hides the next smallest too", []int{1, 10, 20}, []Count{nil, nil, v(20)}, v(31)},
+		{"a 4 hides the next smallest too", []int{4, 10, 20}, []Count{nil, nil, v(20)}, v(34)},
+		{"a 5 is shown", []int{5, 10, 20}, []Count{v(5), v(10), v(20)}, v(35)},
+		{"a 6 is shown", []int{6, 10, 20}, []Count{v(6), v(10), v(20)}, v(36)},
+		// A breakdown made of the cell alone.
+		{"0 alone", []int{0}, []Count{nil}, nil},
+		{"1 alone", []int{1}, []Count{nil}, nil},
+		{"4 alone", []int{4}, []Count{nil}, nil},
+		{"5 alone", []int{5}, []Count{v(5)}, v(5)},
+		{"6 alone", []int{6}, []Count{v(6)}, v(6)},
+		// Two small cells whose sum is itself small: hiding both is not
+		// enough (the total less the rest would say "3 between them").
+		{"two small, small sum", []int{1, 2, 10, 20}, []Count{nil, nil, nil, v(20)}, v(33)},
+		{"two small, sum at the threshold", []int{1, 4, 10, 20}, []Count{nil, nil, v(10), v(20)}, v(35)},
+		{"two zeros", []int{0, 0, 7, 9}, []Count{nil, nil, nil, v(9)}, v(16)},
+		{"the smallest published goes first, first of equals", []int{3, 8, 6, 6}, []Count{nil, v(8), nil, v(6)}, v(23)},
+		{"nothing small", []int{5, 5, 5}, []Count{v(5), v(5), v(5)}, v(15)},
+		{"all small but the total is not", []int{2, 2, 2}, []Count{nil, nil, nil}, v(6)},
+		{"all small and so is the total", []int{1, 1, 2}, []Count{nil, nil, nil}, nil},
+		{"one big and one zero", []int{6, 0}, []Count{nil, nil}, v(6)},
+		{"empty", nil, []Count{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cells, total := Breakdown(tc.cells, 5)
+			if show(cells) != show(tc.wantCells) || show([]Count{total}) != show([]Count{tc.wantTotal}) {
+				t.Errorf("Breakdown(%v) = [%s] total %s, want [%s] total %s", tc.cells,
+					show(cells), show([]Count{total}), show(tc.wantCells), show([]Count{tc.wantTotal}))
+			}
+		})
+	}
+}
+
+// For any breakdown: no published count is below the threshold; when the
+// total is published the hidden cells are none, or at least two adding up
+// to at least the threshold; the total is hidden exactly when it is below
+// the threshold; published counts are the true ones.
+func TestBreakdownNeverRevealsASmallCount(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		threshold := 1 + r.IntN(10)
+		cells := make([]int, r.IntN(8))
+		total := 0
+		for i := range cells {
+			cells[i] = r.IntN(3 * threshold)
+			total += cells[i]
+		}
+		shown, shownTotal := Breakdown(cells, threshold)
+		hidden, hiddenSum := 0, 0
+		for i, c := range shown {
+			if c == nil {
+				hidden++
+				hiddenSum += cells[i]
+				continue
+			}
+			if *c != cells[i] || *c < threshold {
+				t.Fatalf("threshold %d, cells %v: published %d for cell %d", threshold, cells, *c, i)
+			}
+		}
+		if (shownTotal == nil) != (total < threshold) {
+			t.Fatalf("threshold %d, cells %v: total published = %v, total %d", threshold, cells, shownTotal != nil, total)
+		}
+		if shownTotal != nil && *shownTotal != total {
+			t.Fatalf("threshold %d, cells %v: total %d published as %d", threshold, cells, total, *shownTotal)
+		}
+		if shownTotal != nil && hidden > 0 && (hidden < 2 || hiddenSum < threshold) {
+			t.Fatalf("threshold %d, cells %v: hidden %d cells adding to %d beside a published total: [%s]",
+				threshold, cells, hidden, hiddenSum, show(shown))
+		}
+	}
+}
+
+func TestMonths(t *testing.T) {
+	d := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	for _, tc := range []struct {
+		from, to string
+		want     string
+	}{
+		{"2025-01-15T00:00:00Z", "2025-03-02T00:00:00Z", "2025-01,2025-02,2025-03"},
+		{"2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z", "2025-01"}, // to is exclusive (London midnight is 00:00Z in winter)
+		{"2025-03-31T23:30:00Z", "2025-04-01T00:00:00Z", "2025-04"}, // 00:30 BST on 1 April
+		{"2025-05-01T00:00:00Z", "2025-05-01T00:00:00Z", ""},
+	} {
+		if got := strings.Join(Months(d(tc.from), d(tc.to)), ","); got != tc.want {
+			t.Errorf("Months(%s, %s) = %q, want %q", tc.from, tc.to, got, tc.want)
+		}
+	}
+}
+
+var dims = Dimensions{
+	Ratings:  []string{"red", "amber", "green", "blue"},
+	AgeBands: []string{"0-13", "14-17", "18-25", "26-64", "65+"},
+	Statuses: []string{"referred", "active", "discharged", "declined"},
+	Needs:    []string{"respite", "housing"},
+}
+
+func TestBuild(t *testing.T) {
+	from := time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
+	raw := Raw{
+		From: from, To: to,
+		Rating:        map[string]int{"red": 6, "amber": 12, "green": 2},
+		AgeBand:       map[string]int{"18-25": 7, "26-64": 13},
+		Locality:      map[string]int{"Swindon": 15, "": 3, "=cmd": 2},
+		Status:        map[string]int{"referred": 3, "active": 20, "discharged": 5},
+		RatingChanges: map[string]map[string]int{"2025-12": {"red": 5, "amber": 1}},
+		Needs:         map[string]int{"respite": 8, "housing": 4},
+		Reviewed:      11,
+	}
+	s := Build(raw, dims, 5)
+	got := string(mustJSON(s))
+	want := `{"from":"2025-11-10T00:00:00Z","to":"2026-01-20T00:00:00Z","suppress_below":5,` +
+		`"on_register":{"total":20,` +
+		`"by_rating":[{"key":"red","count":null},{"key":"amber","count":12},{"key":"green","count":null},{"key":"blue","count":null}],` +
+		`"by_age_band":[{"key":"0-13","count":null},{"key":"14-17","count":null},{"key":"18-25","count":null},{"key":"26-64","count":13},{"key":"65+","count":null}],` +
+		`"by_locality":[{"key":"=cmd","count":null},{"key":"Swindon","count":15},{"key":"not recorded","count":null}]},` +
+		`"by_status":[{"key":"referred","count":null},{"key":"active","count":20},{"key":"discharged","count":5},{"key":"declined","count":null}],` +
+		`"rating_changes":[` +
+		`{"month":"2025-11","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
+		`{"month":"2025-12","total":6,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
+		`{"month":"2026-01","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]}],` +
+		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]}}`
+	if got != want {
+		t.Errorf("Build:\n got %s\nwant %s", got, want)
+	}
+
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	csv := buf.String()
+	for _, line := range []string{
+		"section,period,category,count\n",
+		"on_register,2026-01-20T00:00:00Z,total,20\n",
+		"on_register_by_rating,2026-01-20T00:00:00Z,green,\n",
+		"on_register_by_locality,2026-01-20T00:00:00Z,'=cmd,\n",
+		"rating_changes,2025-12,total,6\n",
+		"service_gaps,2025-11-10T00:00:00Z/2026-01-20T00:00:00Z,respite,8\n",
+	} {
+		if !strings.Contains(csv, line) {
+			t.Errorf("CSV lacks %q:\n%s", line, csv)
+		}
+	}
+}
