@@ -2,21 +2,33 @@
 // renders their text and HTML.
 package mail
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// Message is one email ready to send.
+// Message is one email ready to send: one message to all of To.
 type Message struct {
 	To       []string
+	ReplyTo  string // optional
 	Kind     string // X-DSR-Kind
 	PersonID string // X-DSR-Person; empty for digests
 	Subject  string
-	Text     string
-	HTML     string
-	// MessageID makes a resend after a crash recognisable to the receiver.
+	Text     string // required: every notice has a plain-text part
+	HTML     string // optional alternative
+	// MessageID is the notice's stable key (person, kind, occasion). The
+	// sender hashes it into the Message-ID header, so a resend after a crash
+	// carries the same Message-ID and the receiver can recognise it. Empty
+	// means a random Message-ID.
 	MessageID string
+	// Date is the Date header; zero means now.
+	Date time.Time
+	// Headers are extra headers. They cannot replace the ones above.
+	Headers map[string]string
 }
 
 // Sender sends one message; an error means it was not accepted.
+// IsPermanent tells a rejection that retrying will not cure.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
