@@ -23,7 +23,8 @@ type NoticeData struct {
 	Kind     string // one of Kinds
 	PersonID string // opaque id; empty for the digest
 	// Link is the record, DSR_BASE_URL/people/{id} (see PersonLink), or for
-	// the digest the register (see RegisterLink).
+	// the digest a page of the register such as RegisterLink. It may have no
+	// user, query or fragment, which could carry anything.
 	Link string
 	// DueAt is when the review or action is (or was) due, or for
 	// referral-received and triage-overdue when triage is due. Shown in UK
@@ -162,9 +163,6 @@ func newView(d NoticeData) (view, error) {
 	if d.Kind == "digest" {
 		if d.PersonID != "" {
 			return v, errors.New("a digest is about no one person")
-		}
-		if !strings.HasSuffix(u.Path, "/people") {
-			return v, errors.New("link is not the register (see RegisterLink)")
 		}
 		c := d.Digest
 		for _, n := range []int{c.ReviewsDue, c.ReviewsOverdue, c.ReviewsEscalated, c.ActionsDue, c.ActionsOverdue, c.ActionsEscalated} {

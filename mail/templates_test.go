@@ -118,7 +118,9 @@ func TestRenderDetails(t *testing.T) {
 		{kind: "review-due", mutate: func(d *NoticeData) { d.Link = PersonLink(base, "other") }, wantErrPart: "person's record"},
 		{kind: "review-due", mutate: func(d *NoticeData) { d.PersonID = "" }, wantErrPart: "person id"},
 		{kind: "digest", mutate: func(d *NoticeData) { d.PersonID = "p1" }, wantErrPart: "no one person"},
-		{kind: "digest", mutate: func(d *NoticeData) { d.Link = PersonLink(base, "p1") }, wantErrPart: "register"},
+		{kind: "digest", mutate: func(d *NoticeData) { d.Link = base + "/" }, subject: "DSR weekly summary: 7 overdue, 9 escalated, 5 due soon",
+			textHas: []string{"Open the register (sign-in required):\n" + base + "/\n"}},
+		{kind: "digest", mutate: func(d *NoticeData) { d.Link = base + "/?overdue=true" }, wantErrPart: "query"},
 		{kind: "digest", mutate: func(d *NoticeData) { d.Digest.ActionsDue = -1 }, wantErrPart: "negative"},
 	}
 	for _, tt := range tests {
