@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,14 @@ type Config struct {
 	SuppressBelow     int
 	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
 	OIDC              OIDC
+	// TemporalUIOrigin is the one browser origin allowed to call the codec
+	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
+	TemporalUIOrigin string
+	// DevSignIn turns on the local sign-in page that lists the users and
+	// signs in as any of them without a password. Never read from the
+	// environment: only the dev command sets it, and only when no OIDC
+	// issuer is configured.
+	DevSignIn bool
 }
 
 // OIDC configures staff sign-in for the web pages. Issuer empty means off.
@@ -49,6 +58,13 @@ type OIDC struct {
 	ClientID     string
 	ClientSecret string
 	RoleClaim    string
+	// RedirectURL is the callback registered with the provider
+	// (DSR_OIDC_REDIRECT_URL; default DSR_BASE_URL + /auth/callback).
+	RedirectURL string
+	// RoleMap maps values of the role claim to register roles
+	// (DSR_OIDC_ROLE_MAP, "claim-value=role,..."). Each role's own name
+	// always maps to itself.
+	RoleMap map[string]string
 }
 
 // FieldError names the variable at fault.
@@ -94,6 +110,8 @@ func Load(getenv func(string) string) (Config, error) {
 		},
 	}
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
+	c.TemporalUIOrigin = strings.TrimRight(get("DSR_TEMPORAL_UI_ORIGIN", "http://localhost:8233"), "/")
+	c.OIDC.RedirectURL = get("DSR_OIDC_REDIRECT_URL", c.BaseURL+"/auth/callback")
 
 	var err error
 	c.Timing.ReviewEvery = map[register.Rating]time.Duration{}
@@ -151,7 +169,37 @@ func Load(getenv func(string) string) (Config, error) {
 	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return Config{}, &FieldError{"DSR_BASE_URL", "must start with http:// or https://"}
 	}
+	if c.OIDC.RoleMap, err = roleMap(get("DSR_OIDC_ROLE_MAP", "")); err != nil {
+		return Config{}, err
+	}
+	if c.OIDC.Issuer != "" && c.OIDC.ClientID == "" {
+		return Config{}, &FieldError{"DSR_OIDC_CLIENT_ID", "required when DSR_OIDC_ISSUER is set"}
+	}
 	return c, nil
+}
+
+// roles are the register's roles (store.Roles; config cannot import store).
+var roles = []string{"coordinator", "professional", "manager", "commissioner", "auditor"}
+
+// roleMap reads "claim-value=role,claim-value=role". Each role's name maps
+// to itself unless the map says otherwise.
+func roleMap(spec string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, r := range roles {
+		m[r] = r
+	}
+	if spec == "" {
+		return m, nil
+	}
+	for _, pair := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || !slices.Contains(roles, v) {
+			return nil, &FieldError{"DSR_OIDC_ROLE_MAP", fmt.Sprintf("%q is not claim-value=role with a role one of %s", pair, strings.Join(roles, ", "))}
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // ParseCron parses a robfig/cron expression: five fields, or a descriptor
