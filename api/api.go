@@ -7,6 +7,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/store"
 )
@@ -17,6 +18,9 @@ type Deps struct {
 	Temporal client.Client
 	Config   config.Config
 	Logger   *slog.Logger
+	// Codec serves the /codec endpoint for the Temporal UI; nil means one
+	// is made from Config.PayloadKey.
+	Codec *codec.Codec
 }
 
 // New returns the whole HTTP handler.

@@ -33,6 +33,7 @@ type server struct {
 func (s *server) router() chi.Router {
 	r := chi.NewRouter()
 	r.Use(
+		s.securityHeaders,
 		middleware.RequestID,
 		s.logRequests,
 		s.recoverPanics,
@@ -49,11 +50,13 @@ func (s *server) router() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
-	s.publicRoutes(r) // no token: the self-referral form
+	s.publicRoutes(r)  // no token: the self-referral form
+	s.sessionRoutes(r) // sign-in and out, the codec endpoint
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/me", s.me)
 		s.routesV1(r)
+		s.accessRoutesV1(r) // audit log, reports
 	})
 	return r
 }

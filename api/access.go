@@ -1,0 +1,180 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/report"
+	"github.com/bsw-dsr/dsr/store"
+)
+
+// accessRoutesV1 adds the audit log and the anonymised reports to the JSON
+// API (under /api/v1, behind authenticate).
+func (s *server) accessRoutesV1(r chi.Router) {
+	r.With(requireRole(store.RoleAuditor, store.RoleCoordinator)).Get("/audit", s.auditLog)
+	r.Route("/reports", func(r chi.Router) {
+		r.Use(requireRole(store.RoleCoordinator, store.RoleCommissioner))
+		r.Get("/summary", s.reportSummary(false))
+		r.Get("/summary.csv", s.reportSummary(true))
+	})
+}
+
+// parseTime reads an RFC 3339 time, or a date (YYYY-MM-DD) meaning the
+// start of that London day; endOfDay moves a date to the start of the next
+// day, so that "to=2026-01-31" takes in the whole of 31 January.
+func parseTime(s string, endOfDay bool) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), true
+	}
+	d, err := time.ParseInLocation(time.DateOnly, s, register.London)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if endOfDay {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d.UTC(), true
+}
+
+// auditLog answers GET /audit: entries newest first, filtered by person,
+// user (id or email), from and to. The search is itself audited.
+func (s *server) auditLog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.AuditFilter{PersonID: q.Get("person"), User: strings.TrimSpace(q.Get("user")), Cursor: q.Get("cursor"), Limit: 100}
+	fields := map[string]string{}
+	if f.PersonID != "" {
+		if _, err := uuid.Parse(f.PersonID); err != nil {
+			fields["person"] = "must be a person's id"
+		}
+	}
+	if f.User != "" && !strings.Contains(f.User, "@") {
+		if _, err := uuid.Parse(f.User); err != nil {
+			fields["user"] = "must be a user's id or email"
+		}
+	}
+	for _, p := range []struct {
+		name string
+		to   *time.Time
+		end  bool
+	}{{"from", &f.From, false}, {"to", &f.To, true}} {
+		if v := q.Get(p.name); v != "" {
+			t, ok := parseTime(v, p.end)
+			if !ok {
+				fields[p.name] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+			}
+			*p.to = t
+		}
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			fields["limit"] = "must be a whole number from 1 to 1000"
+		}
+		f.Limit = n
+	}
+	if len(fields) > 0 {
+		writeError(w, r, register.Invalid(fields))
+		return
+	}
+	entries, next, err := s.deps.Store.ListAuditAudited(r.Context(), actorFrom(r), f)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if entries == nil {
+		entries = []store.AuditEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "next": next})
+}
+
+// ReportDimensions are the categories every summary lists.
+func ReportDimensions() report.Dimensions {
+	d := report.Dimensions{
+		AgeBands: []string{"0-13", "14-17", "18-25", "26-64", "65+"},
+		Statuses: []string{string(register.Referred), string(register.Active), string(register.Discharged), string(register.Declined)},
+		Needs:    register.Needs,
+	}
+	for _, r := range register.Ratings {
+		d.Ratings = append(d.Ratings, string(r))
+	}
+	return d
+}
+
+// DefaultSuppressBelow is used when the configuration has no threshold
+// (a Config not built by config.Load): never publish everything.
+const DefaultSuppressBelow = 5
+
+// Summary builds the anonymised summary for the period [from, to), hiding
+// counts below threshold.
+func Summary(ctx context.Context, st *store.Store, threshold int, from, to time.Time) (report.Summary, error) {
+	if threshold < 1 {
+		threshold = DefaultSuppressBelow
+	}
+	raw, err := st.ReportCounts(ctx, from, to)
+	if err != nil {
+		return report.Summary{}, err
+	}
+	return report.Build(raw, ReportDimensions(), threshold), nil
+}
+
+// reportSummary answers GET /reports/summary (JSON) and
+// /reports/summary.csv over from..to, by default the twelve months to now.
+func (s *server) reportSummary(csv bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		to := time.Now().UTC()
+		fields := map[string]string{}
+		if v := q.Get("to"); v != "" {
+			t, ok := parseTime(v, true)
+			if !ok {
+				fields["to"] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+			}
+			to = t
+		}
+		from := to.AddDate(-1, 0, 0)
+		if v := q.Get("from"); v != "" {
+			t, ok := parseTime(v, false)
+			if !ok {
+				fields["from"] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+			}
+			from = t
+		}
+		if len(fields) == 0 && !from.Before(to) {
+			fields["from"] = "must be before to"
+		}
+		if len(fields) == 0 && to.Sub(from) > 10*366*24*time.Hour {
+			fields["from"] = "the period may be at most ten years"
+		}
+		if len(fields) > 0 {
+			writeError(w, r, register.Invalid(fields))
+			return
+		}
+		sum, err := Summary(r.Context(), s.deps.Store, s.deps.Config.SuppressBelow, from, to)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !csv {
+			writeJSON(w, http.StatusOK, sum)
+			return
+		}
+		var buf bytes.Buffer
+		if err := report.WriteCSV(&buf, sum); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="dsr-summary-`+to.In(register.London).Format(time.DateOnly)+`.csv"`)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		w.Write(buf.Bytes())
+	}
+}
