@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/starter"
@@ -211,11 +212,17 @@ func updateError(ctx context.Context, err error) error {
 	case errors.As(err, &nf):
 		return &register.Error{Kind: register.KindConflict, Message: "the person is no longer on the register"}
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
-		return register.Unavailable("the register did not answer in time; nothing was changed, please try again")
+		// The update may still be delivered when the worker is back; a retry
+		// with the same Idempotency-Key is safe.
+		return register.Unavailable("the register did not confirm the change in time; check the record before trying again (an Idempotency-Key header makes a retry safe)")
 	}
 	var unavailable *serviceerror.Unavailable
 	if errors.As(err, &unavailable) {
 		return register.Unavailable("the register is not reachable; nothing was changed, please try again")
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return register.Unavailable("the database did not answer in time; nothing was changed, please try again")
 	}
 	return workflows.DomainError(err)
 }

@@ -271,9 +271,9 @@ func (r *run) persist(ctx workflow.Context, c register.Change) error {
 	c.PersonID = r.in.PersonID
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		// Bounded: past this the update fails and nothing was written; the
-		// caller may retry.
-		ScheduleToCloseTimeout: 2 * time.Minute,
+		// Bounded, and shorter than the API's wait: past this the update
+		// fails, nothing was written, and the caller hears so.
+		ScheduleToCloseTimeout: 10 * time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second},
 	})
 	return workflow.ExecuteActivity(actx, ActivityPersist, c).Get(ctx, nil)
