@@ -34,6 +34,12 @@ const (
 	ActivitySkip      = "SkipNotices"
 )
 
+// MaxHistory is the event count past which a run continues as new, well
+// before the server would suggest it: a busy person (a year with fifty
+// escalating actions is about 2,000 events) keeps short histories that replay
+// fast.
+const MaxHistory = 2000
+
 // WorkflowID is the person's workflow id: the opaque person id, nothing
 // personal.
 func WorkflowID(personID string) string { return "person-" + personID }
@@ -192,7 +198,9 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 		}
 		r.timing.Advance(&r.state, now)
 
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() || (in.ContinueAfter > 0 && wakes >= in.ContinueAfter) {
+		info := workflow.GetInfo(ctx)
+		if info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > MaxHistory ||
+			(in.ContinueAfter > 0 && wakes >= in.ContinueAfter) {
 			return r.continueAsNew()
 		}
 		r.changed = false
