@@ -10,6 +10,7 @@ import (
 	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/web"
 )
 
 // Deps is what the HTTP layer needs.
@@ -21,6 +22,9 @@ type Deps struct {
 	// Codec serves the /codec endpoint for the Temporal UI; nil means one
 	// is made from Config.PayloadKey.
 	Codec *codec.Codec
+	// Mailbox lists the mail dsr dev captured, for the web pages; nil
+	// (production) leaves those pages out.
+	Mailbox func() []web.Mail
 }
 
 // New returns the whole HTTP handler.

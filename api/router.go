@@ -58,6 +58,7 @@ func (s *server) router() chi.Router {
 		s.routesV1(r)
 		s.accessRoutesV1(r) // audit log, reports
 	})
+	s.webRoutes(r) // the web pages, at /
 	return r
 }
 

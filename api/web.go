@@ -1,0 +1,47 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/httprate"
+
+	"github.com/bsw-dsr/dsr/report"
+	"github.com/bsw-dsr/dsr/starter"
+	"github.com/bsw-dsr/dsr/web"
+)
+
+// webRoutes mounts the web pages at "/" with this package's sessions, CSRF
+// protection and self-referral limit, so pages and API share one of each.
+func (s *server) webRoutes(r chi.Router) {
+	limit := httprate.LimitBy(SelfReferralLimit, SelfReferralWindow,
+		func(r *http.Request) (string, error) { return httprate.CanonicalizeIP(clientAddr(r)), nil },
+		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
+			writePage(w, http.StatusTooManyRequests, messageTemplate, map[string]any{
+				"Title":   "Too many referrals from this address",
+				"Message": "Please try again later, or ask the person's social worker, nurse or GP to refer.",
+			})
+		}))
+	web.Register(r, web.Deps{
+		Store:     s.deps.Store,
+		Temporal:  s.deps.Temporal,
+		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		Config:    s.deps.Config,
+		Logger:    s.log,
+		Reports: func(ctx context.Context, from, to time.Time) (report.Summary, error) {
+			return Summary(ctx, s.deps.Store, s.deps.Config.SuppressBelow, from, to)
+		},
+		Mailbox: s.deps.Mailbox,
+	}, web.Middleware{
+		WithSession:       s.withSession,
+		RequireSession:    s.requireSession,
+		CSRF:              s.csrf,
+		User:              userFrom,
+		CSRFToken:         csrfToken,
+		CSRFField:         CSRFField,
+		SelfReferralLimit: limit,
+		HoneypotField:     HoneypotField,
+	})
+}

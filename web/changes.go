@@ -1,0 +1,665 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
+)
+
+// changePage is the data of each form that changes a record.
+type changePage struct {
+	P      register.Person
+	Action register.Action // the action being completed
+	Rows   []int           // rows of new actions or professionals
+	Emails []string        // the named professionals' emails, as a hint
+}
+
+// problem is a form-wide error (not about one field), shown in the error
+// summary without a link.
+const formProblem = ""
+
+// changeFailed puts a refused change on the form and returns the status to
+// show it with; 0 means the error is not the form's to show.
+func (f *form) changeFailed(err error, paths func(string) string) int {
+	var e *register.Error
+	if !errors.As(err, &e) {
+		return 0
+	}
+	status := 0
+	switch e.Kind {
+	case register.KindInvalid:
+		status = http.StatusUnprocessableEntity
+		if len(e.Fields) > 0 {
+			f.failAll(e.Fields, paths)
+			break
+		}
+		f.Errors[formProblem] = upperFirst(e.Message)
+	case register.KindConflict:
+		status = http.StatusConflict
+		f.Errors[formProblem] = upperFirst(e.Message)
+	case register.KindUnavailable:
+		status = http.StatusServiceUnavailable
+		f.Errors[formProblem] = e.Message
+	default:
+		return 0
+	}
+	f.ok()
+	return status
+}
+
+// person reads the record a form is about (an audited read: the form shows
+// the person's name and details).
+func (s *server) person(w http.ResponseWriter, r *http.Request) (register.Person, bool) {
+	p, err := s.d.Store.ReadPerson(r.Context(), s.actor(r), chi.URLParam(r, "id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return p, false
+	}
+	return p, true
+}
+
+// needActive refuses a form for a person who is not on the register.
+func (s *server) needActive(w http.ResponseWriter, r *http.Request, p register.Person) bool {
+	if p.Status != register.Active {
+		s.renderError(w, r, &register.Error{Kind: register.KindConflict,
+			Message: fmt.Sprintf("%s %s is not on the register (%s), so this cannot be changed.", p.GivenName, p.FamilyName, strings.ToLower(statusName(p.Status)))})
+		return false
+	}
+	return true
+}
+
+func (s *server) showChange(w http.ResponseWriter, r *http.Request, status int, tmpl, title string, f *form, page changePage) {
+	v := s.newView(r, title, "home", page)
+	v.Form = f
+	s.render(w, r, status, tmpl, v)
+}
+
+func (s *server) parse(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		s.renderError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// derivedID makes an id from the form's nonce, so a form sent twice names
+// the same review or action.
+func derivedID(nonce, what string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("dsr-web/"+nonce+"/"+what)).String()
+}
+
+// ---- Triage ----
+
+type triageRow struct {
+	store.PersonSummary
+	Days    int
+	Overdue bool
+}
+
+type triagePage struct {
+	People []triageRow
+	Within string
+}
+
+func (s *server) triageQueue(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	list, err := s.listAll(r.Context(), s.actor(r), store.ListFilter{Status: register.Referred, Now: now}, true)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	slices.SortStableFunc(list, func(a, b store.PersonSummary) int { return a.ReferredAt.Compare(b.ReferredAt) })
+	within := s.d.Config.Timing.TriageWithin
+	p := triagePage{Within: humanDuration(within)}
+	for _, ps := range list {
+		waited := now.Sub(ps.ReferredAt)
+		p.People = append(p.People, triageRow{PersonSummary: ps, Days: int(waited / (24 * time.Hour)), Overdue: within > 0 && waited > within})
+	}
+	v := s.newView(r, "Referrals to decide", "triage", p)
+	if r.URL.Query().Get("done") == "declined" {
+		v.Banner = "Referral declined. The referrer is told by email."
+	}
+	s.render(w, r, http.StatusOK, "triage", v)
+}
+
+func triageSpecs() []spec {
+	return []spec{
+		{Name: "decision", Label: "whether to accept the referral", Kind: radioField, Required: "Select whether to accept or decline the referral"},
+		{Name: "rag", Label: "a rating", Kind: radioField, Required: "Select a rating"},
+		{Name: "reason", Label: "Why the referral is declined", Required: "Enter why the referral is declined: the referrer is told"},
+	}
+}
+
+func (s *server) triageForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok {
+		return
+	}
+	if p.Status != register.Referred {
+		s.renderError(w, r, &register.Error{Kind: register.KindConflict, Message: "This referral has already been decided."})
+		return
+	}
+	f := newForm(triageSpecs(), nil)
+	if p.ProposedRAG.Valid() {
+		f.Values.Set("rag", string(p.ProposedRAG))
+	}
+	s.showChange(w, r, http.StatusOK, "triage_form", "Decide on the referral", f, changePage{P: p})
+}
+
+func (s *server) triagePost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok {
+		return
+	}
+	f := newForm(triageSpecs(), r.PostForm)
+	req := workflows.TriageRequest{Actor: s.actor(r), Decision: f.get("decision")}
+	switch req.Decision {
+	case "accept":
+		req.Rating = register.Rating(f.get("rag"))
+		if !req.Rating.Valid() {
+			f.fail("rag", "required")
+		}
+	case "decline":
+		req.Reason = f.text("reason")
+		if strings.TrimSpace(req.Reason) == "" {
+			f.fail("reason", "required")
+		}
+	default:
+		f.fail("decision", "required")
+	}
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "triage_form", "Decide on the referral", f, changePage{P: p})
+		return
+	}
+	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateTriage, f.Nonce, req); err != nil {
+		if status := f.changeFailed(err, nil); status != 0 {
+			s.showChange(w, r, status, "triage_form", "Decide on the referral", f, changePage{P: p})
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	if req.Decision == "decline" {
+		seeOther(w, r, "/triage?done=declined")
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=accepted")
+}
+
+// ---- Review ----
+
+// newActionRows is how many new actions the review form offers.
+const newActionRows = 2
+
+func actionSpecs(prefix string, rows int) []spec {
+	var specs []spec
+	for i := range rows {
+		p, n, which := fmt.Sprintf("%s[%d].", prefix, i), fmt.Sprintf("New action %d: ", i+1), fmt.Sprintf(" (new action %d)", i+1)
+		if rows == 1 {
+			p, n, which = "", "", ""
+		}
+		specs = append(specs,
+			spec{Name: p + "description", Label: n + "What needs doing", Required: "Enter what needs doing" + which},
+			spec{Name: p + "owner_email", Label: n + "Owner's email address", Required: "Enter the email address of the person who will do it" + which},
+			spec{Name: p + "due", Label: n + "Due date", Kind: dateField, Required: "Enter the date it is due" + which},
+		)
+	}
+	return specs
+}
+
+func reviewSpecs() []spec {
+	specs := []spec{
+		{Name: "held_at", Label: "The date of the review", Kind: dateField, Required: "Enter the date of the review"},
+		{Name: "rag", Label: "a rating", Kind: radioField, Required: "Select the rating agreed at the review"},
+		{Name: "current_issues", Label: "Current issues"},
+		{Name: "tried", Label: "What has been tried"},
+		{Name: "could_help", Label: "What could help"},
+		{Name: "needs", Label: "Service needs"},
+		{Name: "notes", Label: "Notes"},
+	}
+	return append(specs, actionSpecs("actions", newActionRows)...)
+}
+
+func (s *server) reviewPage(p register.Person) changePage {
+	page := changePage{P: p}
+	for i := range newActionRows {
+		page.Rows = append(page.Rows, i)
+	}
+	for _, pr := range p.Professionals {
+		page.Emails = append(page.Emails, pr.Email)
+	}
+	return page
+}
+
+func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	f := newForm(reviewSpecs(), nil)
+	f.setDate("held_at", s.now())
+	f.Values.Set("rag", string(p.Rating))
+	f.Values.Set("current_issues", p.CurrentIssues)
+	f.Values.Set("tried", p.Tried)
+	f.Values.Set("could_help", p.CouldHelp)
+	s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p))
+}
+
+// heldAt reads the review's date: today means now; an earlier day means
+// midday that day in London.
+func heldAt(day string, now time.Time) time.Time {
+	if day == "" || day == now.In(register.London).Format(time.DateOnly) {
+		return time.Time{} // the workflow takes now
+	}
+	d, err := time.ParseInLocation(time.DateOnly, day, register.London)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, register.London).UTC()
+}
+
+// readActions reads the new-action rows, leaving out blank ones; it
+// returns the actions and the form row each came from.
+func readActions(f *form, prefix string, rows int) ([]register.NewAction, []int) {
+	var out []register.NewAction
+	var from []int
+	for i := range rows {
+		p := fmt.Sprintf("%s[%d].", prefix, i)
+		if rows == 1 {
+			p = ""
+		}
+		desc, owner := f.text(p+"description"), f.get(p+"owner_email")
+		due := f.date(p + "due")
+		dayParts := f.get(p+"due-day") + f.get(p+"due-month") + f.get(p+"due-year")
+		if strings.TrimSpace(desc) == "" && owner == "" && dayParts == "" && rows > 1 {
+			continue // a row left blank
+		}
+		a := register.NewAction{ID: derivedID(f.Nonce, "action/"+strconv.Itoa(i)), Description: desc, OwnerEmail: strings.ToLower(owner)}
+		if strings.TrimSpace(desc) == "" {
+			f.fail(p+"description", "required")
+		}
+		if owner == "" {
+			f.fail(p+"owner_email", "required")
+		}
+		if due == "" {
+			f.fail(p+"due", "required")
+		} else {
+			a.Due = dueAt(due)
+		}
+		out = append(out, a)
+		from = append(from, i)
+	}
+	return out, from
+}
+
+func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	now := s.now()
+	f := newForm(reviewSpecs(), r.PostForm)
+	day := f.date("held_at")
+	if day == "" && f.Errors["held_at"] == "" {
+		f.fail("held_at", "required")
+	}
+	in := register.ReviewInput{
+		ID:            derivedID(f.Nonce, "review"),
+		HeldAt:        heldAt(day, now),
+		Rating:        register.Rating(f.get("rag")),
+		CurrentIssues: f.text("current_issues"),
+		Tried:         f.text("tried"),
+		CouldHelp:     f.text("could_help"),
+		Notes:         f.text("notes"),
+	}
+	for _, n := range f.Values["needs"] {
+		if slices.Contains(register.Needs, n) {
+			in.Needs = append(in.Needs, n)
+		}
+	}
+	if !in.Rating.Valid() {
+		f.fail("rag", "required")
+	}
+	var rows []int
+	in.Actions, rows = readActions(f, "actions", newActionRows)
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "review", "Record a review", f, s.reviewPage(p))
+		return
+	}
+	_, err := s.send(r.Context(), r, p.ID, workflows.UpdateRecordReview, f.Nonce, workflows.ReviewRequest{Actor: s.actor(r), Review: in})
+	if err != nil {
+		if status := f.changeFailed(err, rowPath("actions", rows)); status != 0 {
+			s.showChange(w, r, status, "review", "Record a review", f, s.reviewPage(p))
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=review")
+}
+
+// ---- Rating ----
+
+func ratingSpecs() []spec {
+	return []spec{
+		{Name: "rag", Label: "The new rating", Kind: radioField, Required: "Select the new rating"},
+		{Name: "reason", Label: "Why the rating changes", Required: "Enter why the rating changes"},
+	}
+}
+
+func (s *server) ratingForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	s.showChange(w, r, http.StatusOK, "rating", "Change the rating", newForm(ratingSpecs(), nil), changePage{P: p})
+}
+
+func (s *server) ratingPost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	f := newForm(ratingSpecs(), r.PostForm)
+	req := workflows.RatingRequest{Actor: s.actor(r), Rating: register.Rating(f.get("rag")), Reason: f.text("reason")}
+	if !req.Rating.Valid() {
+		f.fail("rag", "required")
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		f.fail("reason", "required")
+	}
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "rating", "Change the rating", f, changePage{P: p})
+		return
+	}
+	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateChangeRating, f.Nonce, req); err != nil {
+		if status := f.changeFailed(err, nil); status != 0 {
+			s.showChange(w, r, status, "rating", "Change the rating", f, changePage{P: p})
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=rating")
+}
+
+// ---- Actions ----
+
+func (s *server) actionPage(p register.Person) changePage {
+	page := changePage{P: p}
+	for _, pr := range p.Professionals {
+		page.Emails = append(page.Emails, pr.Email)
+	}
+	return page
+}
+
+func (s *server) actionForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	f := newForm(actionSpecs("", 1), nil)
+	if u, ok := s.user(r); ok {
+		f.Values.Set("owner_email", u.Email)
+	}
+	s.showChange(w, r, http.StatusOK, "action", "Add an action", f, s.actionPage(p))
+}
+
+func (s *server) actionPost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	f := newForm(actionSpecs("", 1), r.PostForm)
+	actions, _ := readActions(f, "", 1)
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "action", "Add an action", f, s.actionPage(p))
+		return
+	}
+	_, err := s.send(r.Context(), r, p.ID, workflows.UpdateAddActions, f.Nonce, workflows.ActionsRequest{Actor: s.actor(r), Actions: actions})
+	if err != nil {
+		one := func(path string) string { return strings.TrimPrefix(path, "actions[0].") }
+		if status := f.changeFailed(err, one); status != 0 {
+			s.showChange(w, r, status, "action", "Add an action", f, s.actionPage(p))
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=action")
+}
+
+func completeSpecs() []spec {
+	return []spec{{Name: "outcome", Label: "What was done", Required: "Enter what was done"}}
+}
+
+// openAction finds the open action of the URL on the record and checks the
+// user may complete it: the coordinator, or the action's owner.
+func (s *server) openAction(w http.ResponseWriter, r *http.Request, p register.Person) (register.Action, bool) {
+	aid := chi.URLParam(r, "action_id")
+	for _, a := range p.Actions {
+		if a.ID != aid {
+			continue
+		}
+		if a.Status != register.ActionOpen {
+			s.renderError(w, r, &register.Error{Kind: register.KindConflict, Message: "This action is already finished."})
+			return a, false
+		}
+		act := s.actor(r)
+		if act.Role != store.RoleCoordinator && !strings.EqualFold(a.OwnerEmail, act.Email) {
+			_ = s.d.Store.Audit(r.Context(), act, "refused", p.ID, []string{"actions"}, "complete action: not the owner")
+			s.renderError(w, r, register.Forbidden("Only the action's owner or a coordinator can mark it as done."))
+			return a, false
+		}
+		return a, true
+	}
+	s.renderError(w, r, register.NotFound("action"))
+	return register.Action{}, false
+}
+
+func (s *server) completeForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	a, ok := s.openAction(w, r, p)
+	if !ok {
+		return
+	}
+	s.showChange(w, r, http.StatusOK, "complete", "Mark an action as done", newForm(completeSpecs(), nil), changePage{P: p, Action: a})
+}
+
+func (s *server) completePost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	a, ok := s.openAction(w, r, p)
+	if !ok {
+		return
+	}
+	f := newForm(completeSpecs(), r.PostForm)
+	outcome := f.text("outcome")
+	if strings.TrimSpace(outcome) == "" {
+		f.fail("outcome", "required")
+	}
+	page := changePage{P: p, Action: a}
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "complete", "Mark an action as done", f, page)
+		return
+	}
+	req := workflows.CloseActionRequest{Actor: s.actor(r), ActionID: a.ID, Outcome: outcome}
+	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateCloseAction, f.Nonce, req); err != nil {
+		if status := f.changeFailed(err, nil); status != 0 {
+			s.showChange(w, r, status, "complete", "Mark an action as done", f, page)
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=completed")
+}
+
+// ---- Professionals ----
+
+func professionalSpecs(rows int) []spec {
+	specs := []spec{{Name: "professionals", Label: "Professionals", Required: "Name at least one professional, with an email address"}}
+	for i := range rows {
+		p := fmt.Sprintf("professionals[%d].", i)
+		n := fmt.Sprintf("Professional %d's ", i+1)
+		specs = append(specs,
+			spec{Name: p + "name", Label: n + "name", Required: fmt.Sprintf("Enter professional %d's name", i+1)},
+			spec{Name: p + "role", Label: n + "role"},
+			spec{Name: p + "organisation", Label: n + "organisation"},
+			spec{Name: p + "email", Label: n + "email address", Required: fmt.Sprintf("Enter professional %d's email address", i+1)},
+			spec{Name: p + "manager_email", Label: n + "manager's email address"},
+		)
+	}
+	return specs
+}
+
+// professionalRowsFor is how many rows the form shows: everyone named now
+// and two more, within the register's limit.
+func professionalRowsFor(n int) int {
+	return min(max(n+2, 3), register.MaxProfessionals)
+}
+
+func rowsOf(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func (s *server) professionalsForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	rows := professionalRowsFor(len(p.Professionals))
+	f := newForm(professionalSpecs(rows), nil)
+	for i, pr := range p.Professionals {
+		pre := fmt.Sprintf("professionals[%d].", i)
+		f.Values.Set(pre+"name", pr.Name)
+		f.Values.Set(pre+"role", pr.Role)
+		f.Values.Set(pre+"organisation", pr.Organisation)
+		f.Values.Set(pre+"email", pr.Email)
+		f.Values.Set(pre+"manager_email", pr.ManagerEmail)
+	}
+	s.showChange(w, r, http.StatusOK, "professionals", "Change the professionals named", f, changePage{P: p, Rows: rowsOf(rows)})
+}
+
+func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	rows, err := strconv.Atoi(r.PostForm.Get("rows"))
+	if err != nil || rows < 1 || rows > register.MaxProfessionals {
+		rows = professionalRowsFor(len(p.Professionals))
+	}
+	f := newForm(professionalSpecs(rows), r.PostForm)
+	var list []register.Professional
+	var from []int
+	for i := range rows {
+		pre := fmt.Sprintf("professionals[%d].", i)
+		pr := register.Professional{Name: f.get(pre + "name"), Role: f.get(pre + "role"), Organisation: f.get(pre + "organisation"),
+			Email: strings.ToLower(f.get(pre + "email")), ManagerEmail: strings.ToLower(f.get(pre + "manager_email"))}
+		if pr == (register.Professional{}) {
+			continue
+		}
+		list = append(list, pr)
+		from = append(from, i)
+	}
+	fields := map[string]string{}
+	workflows.ValidateProfessionals(fields, "professionals", list)
+	f.failAll(fields, rowPath("professionals", from))
+	page := changePage{P: p, Rows: rowsOf(rows)}
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "professionals", "Change the professionals named", f, page)
+		return
+	}
+	req := workflows.ProfessionalsRequest{Actor: s.actor(r), Professionals: list}
+	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateProfessionals, f.Nonce, req); err != nil {
+		if status := f.changeFailed(err, rowPath("professionals", from)); status != 0 {
+			s.showChange(w, r, status, "professionals", "Change the professionals named", f, page)
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=professionals")
+}
+
+// ---- Discharge ----
+
+func dischargeSpecs() []spec {
+	return []spec{{Name: "reason", Label: "Why the person is discharged", Required: "Enter why the person is discharged from the register"}}
+}
+
+func (s *server) dischargeForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	s.showChange(w, r, http.StatusOK, "discharge", "Discharge from the register", newForm(dischargeSpecs(), nil), changePage{P: p})
+}
+
+func (s *server) dischargePost(w http.ResponseWriter, r *http.Request) {
+	if !s.parse(w, r) {
+		return
+	}
+	p, ok := s.person(w, r)
+	if !ok || !s.needActive(w, r, p) {
+		return
+	}
+	f := newForm(dischargeSpecs(), r.PostForm)
+	reason := f.text("reason")
+	if strings.TrimSpace(reason) == "" {
+		f.fail("reason", "required")
+	}
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, "discharge", "Discharge from the register", f, changePage{P: p})
+		return
+	}
+	req := workflows.DischargeRequest{Actor: s.actor(r), Reason: reason}
+	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateDischarge, f.Nonce, req); err != nil {
+		if status := f.changeFailed(err, nil); status != 0 {
+			s.showChange(w, r, status, "discharge", "Discharge from the register", f, changePage{P: p})
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, "/people/"+p.ID+"?done=discharged")
+}

@@ -1,0 +1,199 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
+)
+
+// UpdateTimeout bounds how long a change waits for the person's workflow,
+// as in the API: past it the page says so and nothing has been written.
+const UpdateTimeout = 15 * time.Second
+
+// queryTimeout bounds the schedule query on the record page; the page is
+// shown without the schedule rather than late.
+const queryTimeout = 3 * time.Second
+
+// visible lets through only requests for a person the user may see. A
+// person who does not exist and one the user has no part in are both 404,
+// so guessing ids reveals nothing; refusals are audited, as in the API.
+func (s *server) visible(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		if _, err := uuid.Parse(id); err != nil {
+			s.renderError(w, r, register.NotFound("person"))
+			return
+		}
+		a := s.actor(r)
+		ok, err := s.d.Store.CanSee(r.Context(), a, id)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if !ok {
+			if a.Role != store.RoleCoordinator {
+				_ = s.d.Store.Audit(r.Context(), a, "refused", id, nil, r.Method+" web "+routePattern(r))
+			}
+			s.renderError(w, r, register.NotFound("person"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return r.URL.Path
+}
+
+// recordPage is the person's record.
+type recordPage struct {
+	P             register.Person
+	Age           int
+	HasAge        bool
+	Schedule      *workflows.Schedule
+	ScheduleError string
+	CanChange     bool // record reviews, change the rating, add actions
+	Coordinator   bool
+	UserEmail     string
+	OpenActions   []register.Action
+	ClosedActions []register.Action
+	History       []register.RatingChange
+	Notices       []register.NoticeSummary
+	Users         map[string]string // user id to name, for "recorded by"
+	Now           time.Time
+}
+
+// banners are the confirmations a change redirects to the record with.
+var banners = map[string]string{
+	"accepted":      "Referral accepted: the person is on the register.",
+	"review":        "Review recorded. The next review is planned from it.",
+	"rating":        "Rating changed. The review schedule follows the new rating.",
+	"action":        "Action added. Its owner is reminded before it is due.",
+	"completed":     "Action marked as done.",
+	"professionals": "Professionals replaced. Reminders now go to the people named.",
+	"discharged":    "The person has been discharged from the register.",
+}
+
+func (s *server) record(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	a := s.actor(r)
+	p, err := s.d.Store.ReadPerson(r.Context(), a, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	now := s.now()
+	page := recordPage{P: p, Coordinator: a.Role == store.RoleCoordinator, UserEmail: strings.ToLower(a.Email), Now: now}
+	page.CanChange = p.Status == register.Active
+	if age, err := register.AgeOn(p.DateOfBirth, now); err == nil {
+		page.Age, page.HasAge = age, true
+	}
+	for _, act := range p.Actions {
+		if act.Status == register.ActionOpen {
+			page.OpenActions = append(page.OpenActions, act)
+		} else {
+			page.ClosedActions = append(page.ClosedActions, act)
+		}
+	}
+	page.History = slices.Clone(p.RatingHistory)
+	slices.Reverse(page.History)
+	page.Notices = slices.Clone(p.Notices)
+	slices.Reverse(page.Notices)
+	page.Users = s.userNames(r.Context())
+
+	if p.Status.Open() {
+		ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
+		defer cancel()
+		sched, err := s.schedule(ctx, id)
+		if err != nil {
+			s.log.WarnContext(r.Context(), "schedule query failed", "person", id, "error", err)
+			page.ScheduleError = "The schedule cannot be shown just now: the register's workflow did not answer. The record above is up to date."
+		} else {
+			page.Schedule = &sched
+		}
+	}
+	v := s.newView(r, p.GivenName+" "+p.FamilyName, "home", page)
+	v.Banner = banners[r.URL.Query().Get("done")]
+	s.render(w, r, http.StatusOK, "record", v)
+}
+
+func (s *server) schedule(ctx context.Context, id string) (workflows.Schedule, error) {
+	var sched workflows.Schedule
+	v, err := s.d.Temporal.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QuerySchedule)
+	if err != nil {
+		return sched, err
+	}
+	err = v.Get(&sched)
+	return sched, err
+}
+
+// userNames maps user ids to names, for who recorded a review or changed
+// a rating. Staff names are not patient data.
+func (s *server) userNames(ctx context.Context) map[string]string {
+	users, err := s.d.Store.ListUsers(ctx, "")
+	if err != nil {
+		return nil
+	}
+	m := make(map[string]string, len(users))
+	for _, u := range users {
+		m[u.ID] = u.Name
+	}
+	return m
+}
+
+// send makes a change through the person's workflow, exactly as the API
+// does: the update waits until the change is written or refused. The form's
+// nonce makes the update id, so a form sent twice changes the record once.
+func (s *server) send(ctx context.Context, r *http.Request, id, update, nonce string, req any) (workflows.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
+	defer cancel()
+	opts := client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.WorkflowID(id),
+		UpdateName:   update,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	if nonce != "" {
+		opts.UpdateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+s.actor(r).UserID+"/"+update+"/"+nonce)).String()
+	}
+	var res workflows.Result
+	h, err := s.d.Temporal.UpdateWorkflow(ctx, opts)
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		return res, updateError(ctx, err)
+	}
+	return res, nil
+}
+
+// updateError maps an update failure to a domain error, as the API does.
+func updateError(ctx context.Context, err error) error {
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return &register.Error{Kind: register.KindConflict, Message: "The person is no longer on the register."}
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+		return register.Unavailable("The register did not answer in time, so nothing was changed. Please try again.")
+	}
+	var unavailable *serviceerror.Unavailable
+	if errors.As(err, &unavailable) {
+		return register.Unavailable("The register cannot be reached just now, so nothing was changed. Please try again.")
+	}
+	return workflows.DomainError(err)
+}
