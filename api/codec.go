@@ -37,7 +37,7 @@ func (s *server) codecRoutes(r chi.Router) {
 	if err := crossOrigin.AddTrustedOrigin(s.deps.Config.TemporalUIOrigin); err != nil {
 		s.log.Warn("DSR_TEMPORAL_UI_ORIGIN is not an origin; the Temporal UI cannot use the codec endpoint", "error", err)
 	}
-	h := codec.Handler(c)
+	codecH := codec.Handler(c)
 	authed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, bySession := r.Context().Value(sessionKey{}).(string)
 		if bySession {
@@ -53,10 +53,14 @@ func (s *server) codecRoutes(r chi.Router) {
 			writeError(w, r, err)
 			return
 		}
-		h.ServeHTTP(w, r)
+		codecH.ServeHTTP(w, r)
 	})
 	chain := s.codecAuth(requireRole(store.RoleCoordinator)(authed))
-	r.Handle("/codec/*", codec.WithCORS(chain, s.deps.Config.TemporalUIOrigin))
+	h := codec.WithCORS(chain, s.deps.Config.TemporalUIOrigin)
+	for _, op := range []string{"/codec/encode", "/codec/decode"} {
+		r.Method(http.MethodPost, op, h)
+		r.Method(http.MethodOptions, op, h) // the browser's preflight, answered by WithCORS
+	}
 }
 
 // codecAuth takes an API token, or else a browser session: 401 without

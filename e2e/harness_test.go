@@ -112,6 +112,7 @@ func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	s.cfg.PayloadKey = key
 	s.cfg.SMTP = config.SMTP{Host: s.smtp.Host(), Port: s.smtp.Port(), TLS: "none"}
 
+	s.cfg.DevSignIn = true // the sign-in page that lists the users, as in dsr dev
 	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger}))
 	t.Cleanup(s.api.Close)
 	s.cfg.BaseURL = s.api.URL
