@@ -43,6 +43,7 @@ type stack struct {
 	client   client.Client
 	api      *httptest.Server
 	logs     *bytes.Buffer
+	logBuf   *syncBuffer // logs, behind its lock: see logText
 	logger   *slog.Logger
 	tokens   map[string]string // by email
 
@@ -75,6 +76,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// logText is everything logged so far, read under the buffer's lock.
+func (s *stack) logText() string {
+	s.logBuf.mu.Lock()
+	defer s.logBuf.mu.Unlock()
+	return s.logBuf.b.String()
+}
+
 func newStack(t *testing.T, timing register.Timing) *stack {
 	t.Helper()
 	return newStackWithKey(t, timing, codec.GenerateKey())
@@ -88,6 +96,7 @@ func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	var logBuf syncBuffer
 	s.logger = slog.New(slog.NewJSONHandler(io.MultiWriter(&logBuf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s.logs = &logBuf.b
+	s.logBuf = &logBuf
 	s.store = testenv.DB(t)
 	s.smtp = testenv.SMTP(t)
 
