@@ -218,6 +218,10 @@ func consentMessages(fields map[string]string) {
 	if p, ok := fields["consent.basis"]; ok && strings.Contains(p, "under 18") {
 		fields["consent.basis"] = "The person is 18 or over, so parental responsibility does not apply: say whether they have capacity to consent"
 	}
+	// The NHS number's last digit checks the others: say so plainly.
+	if p, ok := fields["person.nhs_number"]; ok && p == register.ErrNHSCheckDigit.Error() {
+		fields["person.nhs_number"] = "The NHS number is not right: check each digit (the last digit does not match the others)"
+	}
 }
 
 func (s *server) referralPost(w http.ResponseWriter, r *http.Request) {
