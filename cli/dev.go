@@ -20,6 +20,7 @@ import (
 	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/mail"
 	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/web"
 	"github.com/bsw-dsr/dsr/worker"
 )
 
@@ -193,6 +194,9 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	if p.users, err = demoUsers(ctx, st, state); err != nil {
 		return err
 	}
+	// Dev only: the web pages offer to sign in as any user (unless an
+	// identity provider is configured).
+	cfg.DevSignIn = true
 	p.cfg = cfg
 
 	runCtx, cancelRun := context.WithCancel(ctx)
@@ -201,9 +205,13 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	go func() {
 		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger})
 	}()
+	deps := api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}
+	if p.capture != nil {
+		deps.Mailbox = mailbox(p.capture)
+	}
 	httpDone := make(chan error, 1)
 	go func() {
-		httpDone <- serveHTTP(runCtx, ln, api.New(api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}), logger)
+		httpDone <- serveHTTP(runCtx, ln, api.New(deps), logger)
 	}()
 	printBanner(env.Stdout, p)
 	logger.Info("dsr dev ready", "url", p.url, "took", time.Since(start).Round(time.Millisecond))
@@ -219,17 +227,21 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		httpDone <- err
 		runErr = fmt.Errorf("the HTTP server stopped: %v", err)
 	case <-pgDone:
-		runErr = fmt.Errorf("PostgreSQL exited unexpectedly; see %s", filepath.Join(state, "pg", "postmaster.log"))
+		runErr = fmt.Errorf("PostgreSQL exited unexpectedly (%v); see %s", p.pg.ExitErr(), filepath.Join(state, "pg", "postmaster.log"))
 	}
 	cancelRun()
 	// HTTP first (in-flight requests finish), then the worker; the stopper
 	// then takes down the client, Temporal, the pool and PostgreSQL.
+	t := time.Now()
 	if err := <-httpDone; err != nil {
 		logger.Warn("http shutdown", "error", err)
 	}
-	if err := <-workerDone; err != nil {
+	logger.Info("stopped HTTP server", "took", time.Since(t).Round(time.Millisecond))
+	t = time.Now()
+	if err := <-workerDone; err != nil && ctx.Err() == nil {
 		logger.Warn("worker shutdown", "error", err)
 	}
+	logger.Info("stopped worker", "took", time.Since(t).Round(time.Millisecond))
 	return runErr
 }
 
@@ -320,6 +332,7 @@ func printBanner(w io.Writer, p devParts) {
 	rel := func(parts ...string) string { return filepath.Join(append([]string{p.stateDir}, parts...)...) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nDSR is running (dev). State is kept in %s/; Ctrl-C stops everything.\n\n", p.stateDir)
+	fmt.Fprintf(&b, "  Web         %s/   (sign in as any user at %s/signin)\n", p.url, p.url)
 	fmt.Fprintf(&b, "  API         %s/api/v1   (health: %s/healthz, readiness: %s/readyz)\n", p.url, p.url, p.url)
 	if p.pg != nil {
 		fmt.Fprintf(&b, "  PostgreSQL  %s   (data in %s, schema version %d)\n", p.cfg.DatabaseURL, rel("pg"), p.schemaVer)
@@ -332,7 +345,7 @@ func printBanner(w io.Writer, p devParts) {
 		fmt.Fprintf(&b, "  Temporal    %s, namespace %s\n", p.cfg.TemporalAddress, p.cfg.TemporalNamespace)
 	}
 	if p.capture != nil {
-		fmt.Fprintf(&b, "  Mail        captured, one .eml file per message, in %s/   (SMTP on %s)\n", rel("mail"), p.capture.Addr())
+		fmt.Fprintf(&b, "  Mail        captured: read it at %s/dev/mail, or the .eml files in %s/   (SMTP on %s)\n", p.url, rel("mail"), p.capture.Addr())
 	} else {
 		fmt.Fprintf(&b, "  Mail        sent through %s:%d\n", p.cfg.SMTP.Host, p.cfg.SMTP.Port)
 	}
@@ -346,4 +359,25 @@ func printBanner(w io.Writer, p devParts) {
 	}
 	fmt.Fprintf(&b, "More users:  go run . user add --email you@example.org --name 'Your Name' --role coordinator\n\n")
 	io.WriteString(w, b.String())
+}
+
+// mailbox shows the mail captured since start on the dev web pages, in
+// the order received.
+func mailbox(c *devstack.SMTPCapture) func() []web.Mail {
+	return func() []web.Mail {
+		msgs := c.Messages()
+		out := make([]web.Mail, 0, len(msgs))
+		for _, m := range msgs {
+			out = append(out, web.Mail{
+				Received: m.Received,
+				From:     m.Header.Get("From"),
+				To:       m.To,
+				Subject:  m.Subject(),
+				Kind:     m.Header.Get("X-DSR-Kind"),
+				Person:   m.Header.Get("X-DSR-Person"),
+				Text:     m.Text(),
+			})
+		}
+		return out
+	}
 }

@@ -142,6 +142,16 @@ func (p *Postgres) Port() int { return p.port }
 // Done is closed when the server process has exited, for whatever reason.
 func (p *Postgres) Done() <-chan struct{} { return p.done }
 
+// ExitErr is how the server process ended (valid once Done is closed).
+func (p *Postgres) ExitErr() error {
+	select {
+	case <-p.done:
+		return p.waitErr
+	default:
+		return nil
+	}
+}
+
 // Stop shuts the server down the way pg_ctl stop -m fast does (SIGINT:
 // disconnect clients, checkpoint, exit) and waits for it. It is safe to call
 // more than once.

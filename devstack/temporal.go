@@ -12,7 +12,9 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
@@ -139,9 +141,22 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 	}
+	// Static membership, as the Temporal CLI's dev server has: with ringpop
+	// the hosts of a process killed with kill -9 stay in the SQLite file and
+	// the next start waits ("Not enough hosts") until they expire.
+	hostPort := func(service string) string {
+		return fmt.Sprintf("%s:%d", host, conf.Services[service].RPC.GRPCPort)
+	}
+	staticHosts := map[primitives.ServiceName]static.Hosts{
+		primitives.FrontendService: static.SingleLocalHost(hostPort("frontend")),
+		primitives.HistoryService:  static.SingleLocalHost(hostPort("history")),
+		primitives.MatchingService: static.SingleLocalHost(hostPort("matching")),
+		primitives.WorkerService:   static.SingleLocalHost(hostPort("worker")),
+	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(&conf),
 		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(staticHosts),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevStartsAndStops builds the dsr binary and runs `dsr dev` from an
+// empty directory, as a developer would after cloning: it must come up with
+// nothing configured, keep its state under ./.dsr/, stop cleanly on Ctrl-C
+// with exit status 0, and come back with its state after both a clean stop
+// and a kill -9.
+func TestDevStartsAndStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the whole stack")
+	}
+	bin := filepath.Join(t.TempDir(), "dsr")
+	start := time.Now()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("go build: %v", time.Since(start).Round(time.Millisecond))
+
+	dir := t.TempDir()
+	// PostgreSQL runs as the postgres user when we are root: it must be able
+	// to enter the directory (t.TempDir makes private ones).
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	// First start: a fresh clone.
+	d := startDev(t, bin, dir, addr)
+	ready := d.waitReady(t, base)
+	t.Logf("first start (initdb, Temporal schema): ready in %v", ready.Round(time.Millisecond))
+	for _, p := range []string{"temporal.db", "pg/PG_VERSION", "mail", "tokens.json", "payload.key", "dsr.log"} {
+		if _, err := os.Stat(filepath.Join(dir, ".dsr", p)); err != nil {
+			t.Errorf(".dsr/%s missing: %v", p, err)
+		}
+	}
+	coordinator := d.token(t, "coordinator@example.org")
+	expectMe(t, base, coordinator, "coordinator")
+
+	// dsr user add finds the running dev database by itself.
+	user := exec.Command(bin, "user", "add", "--email", "newbie@example.org", "--name", "New Person", "--role", "professional")
+	user.Dir, user.Env = dir, devEnv(addr)
+	out, err := user.Output()
+	if err != nil {
+		t.Fatalf("user add: %v (%s)", err, stderrOf(err))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	added := lines[len(lines)-1]
+	expectMe(t, base, added, "professional")
+
+	time.Sleep(5 * time.Second) // idle
+	if rss, err := rssKB(d.cmd.Process.Pid); err == nil {
+		t.Logf("idle RSS of dsr dev: %d MB (PostgreSQL's processes not included)", rss/1024)
+	}
+	d.interrupt(t)
+
+	// Second start: same state, same tokens.
+	d = startDev(t, bin, dir, addr)
+	t.Logf("restart after Ctrl-C: ready in %v", d.waitReady(t, base).Round(time.Millisecond))
+	if got := d.token(t, "coordinator@example.org"); got != coordinator {
+		t.Errorf("demo token changed across a restart")
+	}
+	expectMe(t, base, added, "professional")
+
+	// kill -9, then start again: PostgreSQL must not be left holding the
+	// directory, nor Temporal's database be unusable.
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	d.cmd.Wait()
+	d = startDev(t, bin, dir, addr)
+	t.Logf("restart after kill -9: ready in %v", d.waitReady(t, base).Round(time.Millisecond))
+	expectMe(t, base, coordinator, "coordinator")
+	d.interrupt(t)
+}
+
+type devProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	mu      sync.Mutex
+	stdout  bytes.Buffer
+	stderr  bytes.Buffer
+	exited  chan struct{}
+}
+
+func devEnv(addr string) []string {
+	// Only what a fresh shell would have: no DATABASE_URL, TEMPORAL_ADDRESS
+	// or DSR_SMTP_HOST leaking in from the test's environment.
+	env := []string{"DSR_HTTP_ADDR=" + addr}
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+func startDev(t *testing.T, bin, dir, addr string) *devProc {
+	t.Helper()
+	d := &devProc{exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, "dev")
+	d.cmd.Dir, d.cmd.Env = dir, devEnv(addr)
+	d.cmd.Stdout, d.cmd.Stderr = &lockedWriter{&d.mu, &d.stdout}, &lockedWriter{&d.mu, &d.stderr}
+	d.started = time.Now()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-d.exited:
+		default:
+			d.cmd.Process.Kill()
+			<-d.exited
+		}
+		if t.Failed() {
+			d.mu.Lock()
+			t.Logf("dsr dev stdout:\n%s\nstderr:\n%s", d.stdout.String(), d.stderr.String())
+			d.mu.Unlock()
+		}
+	})
+	return d
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// waitReady polls /readyz until 200 and returns the time since start.
+func (d *devProc) waitReady(t *testing.T, base string) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	c := &http.Client{Timeout: 2 * time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-d.exited:
+			t.Fatalf("dsr dev exited before it was ready (%v)", d.cmd.ProcessState)
+		default:
+		}
+		if res, err := c.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return time.Since(d.started)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("dsr dev not ready after 3 minutes")
+	return 0
+}
+
+// token finds a demo user's token in the banner.
+func (d *devProc) token(t *testing.T, email string) string {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sc := bufio.NewScanner(bytes.NewReader(d.stdout.Bytes()))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 && f[1] == email {
+			return f[2]
+		}
+	}
+	t.Fatalf("no token for %s in the banner:\n%s", email, d.stdout.String())
+	return ""
+}
+
+// interrupt sends Ctrl-C and expects exit status 0 soon after.
+func (d *devProc) interrupt(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.exited:
+	case <-time.After(time.Minute):
+		t.Fatal("dsr dev still running a minute after SIGINT")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("dsr dev exited %d after SIGINT, want 0", code)
+	}
+	t.Logf("stopped on SIGINT in %v, exit 0", time.Since(start).Round(time.Millisecond))
+}
+
+func expectMe(t *testing.T, base, token, role string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var me struct{ Role string }
+	json.NewDecoder(res.Body).Decode(&me)
+	if res.StatusCode != http.StatusOK || me.Role != role {
+		t.Fatalf("GET /api/v1/me: %d, role %q; want 200, %q", res.StatusCode, me.Role, role)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func rssKB(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS")
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
