@@ -92,3 +92,9 @@ func faviconHandler(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
 	w.Write(b)
 }
+
+// Stylesheets are the versioned URLs of the pages' stylesheets, so that a
+// page served outside this package (the sign-in page) can look the same.
+func Stylesheets() []string {
+	return []string{staticURL("nhsuk-frontend.min.css"), staticURL("app.css")}
+}
