@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,7 +25,7 @@ func (s *server) webRoutes(r chi.Router) {
 				"Message": "Please try again later, or ask the person's social worker, nurse or GP to refer.",
 			})
 		}))
-	web.Register(r, web.Deps{
+	notFound := web.Register(r, web.Deps{
 		Store:     s.deps.Store,
 		Temporal:  s.deps.Temporal,
 		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
@@ -43,5 +44,14 @@ func (s *server) webRoutes(r chi.Router) {
 		CSRFField:         CSRFField,
 		SelfReferralLimit: limit,
 		HoneypotField:     HoneypotField,
+	})
+	// A browser at a path nothing serves gets the pages' 404; the API and
+	// other clients keep the JSON one.
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") || !strings.Contains(r.Header.Get("Accept"), "text/html") {
+			writeJSON(w, http.StatusNotFound, errorBody{Error: "no such page"})
+			return
+		}
+		notFound.ServeHTTP(w, r)
 	})
 }

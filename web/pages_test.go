@@ -102,6 +102,26 @@ func TestStaticAssetsAreVersionedAndCached(t *testing.T) {
 	}
 }
 
+func TestUnknownPathsAreNotFound(t *testing.T) {
+	s := newSite(t)
+	b := s.as(t, "pat@example.org")
+	// A browser gets the page, with the header; the API keeps JSON.
+	must(t, b.get("/no/such/page"), http.StatusNotFound, "Page not found", "Pat Nurse")
+	p := b.get("/api/v1/no-such-thing")
+	if p.status != http.StatusUnauthorized && p.status != http.StatusNotFound || strings.Contains(p.body, "<html") {
+		t.Errorf("API path: %d %s", p.status, clip(p.body))
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.srv.URL+"/no/such/page", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("non-browser client: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
 func TestSignedOutUsersAreSentToSignIn(t *testing.T) {
 	s := newSite(t)
 	b := s.browser(t)

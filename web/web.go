@@ -71,8 +71,10 @@ type server struct {
 }
 
 // Register adds the pages to r: "/" and below, beside the JSON API at
-// /api/v1. It panics if the templates do not parse, which a test catches.
-func Register(r chi.Router, d Deps, mw Middleware) {
+// /api/v1. It returns the "page not found" page, for the router to show
+// browsers at paths nothing serves. It panics if the templates do not
+// parse, which a test catches.
+func Register(r chi.Router, d Deps, mw Middleware) (notFound http.Handler) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
@@ -94,6 +96,9 @@ func Register(r chi.Router, d Deps, mw Middleware) {
 	}
 	s := &server{d: d, mw: mw, log: d.Logger, pages: mustParsePages(), now: now}
 	s.routes(r)
+	return mw.WithSession(mw.CSRF(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, register.NotFound("page"))
+	})))
 }
 
 func (s *server) routes(r chi.Router) {
