@@ -8,16 +8,10 @@ import (
 )
 
 // Audit appends one entry to the audit log.
+// One statement, committed on its own: a third of the round trips of an
+// explicit transaction, which matters since every record read writes one.
 func (s *Store) Audit(ctx context.Context, a register.Actor, action, personID string, fields []string, detail string) error {
-	tx, err := s.Pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("store: begin audit: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if err := audit(ctx, tx, a, action, personID, fields, detail); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return audit(ctx, s.Pool, a, action, personID, fields, detail)
 }
 
 // ReadPerson returns a record and audits the read. The read fails if it

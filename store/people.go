@@ -100,7 +100,12 @@ func insertProfessionals(ctx context.Context, tx pgx.Tx, personID string, ps []r
 	return nil
 }
 
-func audit(ctx context.Context, tx pgx.Tx, a register.Actor, action, personID string, fields []string, detail string) error {
+// execer is a transaction or the pool: what audit writes through.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func audit(ctx context.Context, tx execer, a register.Actor, action, personID string, fields []string, detail string) error {
 	var uid, pid *string
 	if a.UserID != "" {
 		uid = &a.UserID
