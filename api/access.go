@@ -27,6 +27,27 @@ func (s *server) accessRoutesV1(r chi.Router) {
 	})
 }
 
+type storeKey struct{}
+
+// auditRefusal writes a "refused" entry for a request the user's role may
+// not make, against the person the URL names if any, so that every refused
+// attempt is in the audit log, not only those on records a professional
+// has no part in. It needs the store that authenticate puts in the
+// context; a failure to write is logged, and the request is refused anyway.
+func auditRefusal(r *http.Request, detail string) {
+	st, ok := r.Context().Value(storeKey{}).(*store.Store)
+	if !ok || st == nil {
+		return
+	}
+	pid := chi.URLParam(r, "id")
+	if _, err := uuid.Parse(pid); err != nil {
+		pid = ""
+	}
+	if err := st.Audit(r.Context(), actorFrom(r), "refused", pid, nil, detail); err != nil {
+		loggerFrom(r).WarnContext(r.Context(), "could not audit a refusal", "error", err)
+	}
+}
+
 // parseTime reads an RFC 3339 time, or a date (YYYY-MM-DD) meaning the
 // start of that London day; endOfDay moves a date to the start of the next
 // day, so that "to=2026-01-31" takes in the whole of 31 January.

@@ -66,6 +66,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), userKey{}, u)
+		ctx = context.WithValue(ctx, storeKey{}, s.deps.Store) // for auditRefusal
 		ctx = context.WithValue(ctx, loggerKey{}, loggerFrom(r).With("user_id", u.ID))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -83,6 +84,7 @@ func requireRole(roles ...string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u, ok := userFrom(r.Context())
 			if !ok || !slices.Contains(roles, u.Role) {
+				auditRefusal(r, r.Method+" "+routePattern(r)+": not for the role "+u.Role)
 				writeError(w, r, register.Forbidden("your role may not do this"))
 				return
 			}

@@ -284,6 +284,11 @@ func (s *server) startSession(w http.ResponseWriter, r *http.Request, u store.Us
 			return
 		}
 	}
+	// Sessions past their end are of no use to anyone: clear them out now
+	// and then (best effort).
+	if _, err := s.deps.Store.PurgeSessions(r.Context(), SessionLimits); err != nil {
+		loggerFrom(r).WarnContext(r.Context(), "purging old sessions", "error", err)
+	}
 	id, err := s.deps.Store.NewSession(r.Context(), a, via, SessionLimits)
 	if err != nil {
 		writeError(w, r, err)

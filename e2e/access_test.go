@@ -279,6 +279,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 	cells, bad := 0, 0
 	var table strings.Builder
 	refusals := 0
+	roleRefusals, roleRefusalsOnRecord := 0, 0 // the commissioner's 403s from the API
 	for _, r := range all {
 		if !served[routeKey(r.method, r.pattern)] {
 			continue // a page not (yet) mounted
@@ -318,6 +319,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 			if p.email == "other@example.org" && resp.StatusCode == xNotFound && strings.Contains(r.pattern, "{id}") {
 				refusals++
 			}
+			if p.email == "comm@example.org" && !r.web && resp.StatusCode == xForbidden {
+				roleRefusals++
+				if strings.Contains(r.pattern, "{id}") {
+					roleRefusalsOnRecord++
+				}
+			}
 			fmt.Fprintf(&table, " %d%s", resp.StatusCode, mark)
 		}
 		table.WriteString("\n")
@@ -327,8 +334,18 @@ func TestRouteRoleMatrix(t *testing.T) {
 	// Every 404 the unnamed professional met on the record is in the audit
 	// log as a refusal, against the person.
 	var audited int
-	s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'refused' AND person_id = $1 AND user_email = 'other@example.org'`, id).Scan(&audited)
+	s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'refused' AND person_id = $1 AND user_email = 'other@example.org'
+		AND detail NOT LIKE '%not for the role%'`, id).Scan(&audited)
 	if refusals == 0 || audited != refusals {
 		t.Errorf("unnamed professional: %d refusals (404) on the record, %d audited as refused", refusals, audited)
+	}
+	// So is every 403 the commissioner met in the API, against the person
+	// when the URL names one.
+	var byRole, byRoleOnRecord int
+	s.store.Pool.QueryRow(context.Background(), `SELECT count(*), count(*) FILTER (WHERE person_id = $1) FROM audit_log
+		WHERE action = 'refused' AND user_email = 'comm@example.org' AND detail LIKE '%not for the role commissioner'`, id).Scan(&byRole, &byRoleOnRecord)
+	if roleRefusals == 0 || byRole != roleRefusals || byRoleOnRecord != roleRefusalsOnRecord {
+		t.Errorf("commissioner: %d refusals (403) in the API, %d on the record; audited %d, %d on the record",
+			roleRefusals, roleRefusalsOnRecord, byRole, byRoleOnRecord)
 	}
 }
