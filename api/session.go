@@ -16,6 +16,7 @@ import (
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/web"
 )
 
 // Browser sessions for staff using the web pages. API tokens stay for
@@ -330,13 +331,17 @@ func writePage(w http.ResponseWriter, status int, t *template.Template, data any
 }
 
 // The sign-in pages are plain HTML with no script or inline style (the
-// CSP forbids both); the web package's stylesheet styles them if present.
+// CSP forbids both), styled by the web package's stylesheets.
 const pageHead = `<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} – Dynamic Support Register</title></head>
+<title>{{.Title}} – Dynamic Support Register</title>
+{{range stylesheets}}<link rel="stylesheet" href="{{.}}">{{end}}</head>
 <body><main class="nhsuk-width-container" id="maincontent">`
 
-var signinTemplate = template.Must(template.New("signin").Parse(pageHead + `
+// pageFuncs give the sign-in pages the web package's stylesheets.
+var pageFuncs = template.FuncMap{"stylesheets": web.Stylesheets}
+
+var signinTemplate = template.Must(template.New("signin").Funcs(pageFuncs).Parse(pageHead + `
 <h1>Sign in</h1>
 <p>This is the development server: choose who to sign in as. There is no password.</p>
 {{if .SignedIn}}<p>You are signed in as {{.Current.Name}} ({{.Current.Role}}).</p>{{end}}
@@ -350,7 +355,7 @@ var signinTemplate = template.Must(template.New("signin").Parse(pageHead + `
 {{end}}</ul>
 </main></body></html>`))
 
-var messageTemplate = template.Must(template.New("message").Parse(pageHead + `
+var messageTemplate = template.Must(template.New("message").Funcs(pageFuncs).Parse(pageHead + `
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
 <p><a href="/signin">Sign in</a></p>

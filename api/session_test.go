@@ -144,7 +144,7 @@ func TestDevSignInAndOut(t *testing.T) {
 	}
 	// The dev page lists the users, each with a button.
 	_, page := ws.get(c, "/signin")
-	for _, want := range []string{"Sign in as Cora Ordinator", "Sign in as Sam Worker", "coord@example.org, coordinator"} {
+	for _, want := range []string{"Sign in as Cora Ordinator", "Sign in as Sam Worker", "coord@example.org, coordinator", `<link rel="stylesheet" href="/static/`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("sign-in page lacks %q", want)
 		}
