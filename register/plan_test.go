@@ -300,3 +300,58 @@ func FuzzPlan(f *testing.F) {
 		}
 	})
 }
+
+func TestRecordReviewRestartsClock(t *testing.T) {
+	tm := testTiming()
+	s := activeRed()
+	s.Review.Done = 3
+	tm.RecordReview(&s, Amber, t0.Add(8*day))
+	if !s.ReviewDue.Equal(t0.Add(36*day)) || s.Review.Done != 0 || s.Rating != Amber || !s.LastReviewAt.Equal(t0.Add(8*day)) {
+		t.Errorf("after review: %+v", s)
+	}
+	// A review that lands the same due date keeps the ladder's progress.
+	s.Review.Done = 1
+	tm.RecordReview(&s, Amber, t0.Add(8*day))
+	if s.Review.Done != 1 {
+		t.Errorf("same due date restarted the ladder: %+v", s.Review)
+	}
+}
+
+func TestActionLookup(t *testing.T) {
+	var s State
+	s.AddAction("a", t0)
+	if a, ok := s.Action("a"); !ok || !a.Due.Equal(t0) {
+		t.Errorf("Action(a) = %+v %v", a, ok)
+	}
+	if _, ok := s.Action("b"); ok {
+		t.Error("Action(b) found")
+	}
+	if s.CloseAction("b") {
+		t.Error("CloseAction(b) closed something")
+	}
+}
+
+func TestLoweringFromEveryRating(t *testing.T) {
+	tm := testTiming()
+	tests := []struct {
+		from, to Rating
+		ok       bool
+	}{
+		{Red, Amber, true}, {Red, Green, true}, {Amber, Red, true}, {Green, Blue, true},
+		{Blue, Amber, false}, {Blue, Green, false}, {Blue, Red, true}, {Amber, Green, true},
+	}
+	for _, tt := range tests {
+		s := State{Status: Active, Rating: tt.from}
+		if err := tm.CheckRatingChange(s, tt.to, t0); (err == nil) != tt.ok {
+			t.Errorf("%s → %s: %v, want ok=%v", tt.from, tt.to, err, tt.ok)
+		}
+	}
+}
+
+func TestMalformedPanelScheduleLeavesDateAlone(t *testing.T) {
+	tm := testTiming()
+	tm.PanelSchedule = "not a schedule"
+	if got := tm.ReviewDueFrom(t0, Red); !got.Equal(t0.Add(7 * day)) {
+		t.Errorf("due %v", got)
+	}
+}
