@@ -51,7 +51,8 @@ func TestDevStartsAndStops(t *testing.T) {
 	d := startDev(t, bin, dir, addr)
 	ready := d.waitReady(t, base)
 	t.Logf("first start (initdb, Temporal schema): ready in %v", ready.Round(time.Millisecond))
-	for _, p := range []string{"temporal.db", "pg/PG_VERSION", "mail", "tokens.json", "payload.key", "dsr.log"} {
+	// temporal.db-wal: Temporal's SQLite runs in WAL mode.
+	for _, p := range []string{"temporal.db", "temporal.db-wal", "pg/PG_VERSION", "mail", "tokens.json", "payload.key", "dsr.log"} {
 		if _, err := os.Stat(filepath.Join(dir, ".dsr", p)); err != nil {
 			t.Errorf(".dsr/%s missing: %v", p, err)
 		}
@@ -87,7 +88,7 @@ func TestDevStartsAndStops(t *testing.T) {
 	// kill -9, then start again: PostgreSQL must not be left holding the
 	// directory, nor Temporal's database be unusable.
 	d.cmd.Process.Signal(syscall.SIGKILL)
-	d.cmd.Wait()
+	<-d.exited // startDev's goroutine is the one Wait
 	d = startDev(t, bin, dir, addr)
 	t.Logf("restart after kill -9: ready in %v", d.waitReady(t, base).Round(time.Millisecond))
 	expectMe(t, base, coordinator, "coordinator")
@@ -120,6 +121,8 @@ func startDev(t *testing.T, bin, dir, addr string) *devProc {
 	d := &devProc{exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "dev")
 	d.cmd.Dir, d.cmd.Env = dir, devEnv(addr)
+	// Should this test binary die (a timeout), dsr dev stops too.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	d.cmd.Stdout, d.cmd.Stderr = &lockedWriter{&d.mu, &d.stdout}, &lockedWriter{&d.mu, &d.stderr}
 	d.started = time.Now()
 	if err := d.cmd.Start(); err != nil {

@@ -70,7 +70,9 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	} else {
 		sqlConf.ConnectAttributes["mode"] = "rwc"
 		// WAL keeps writes durable across kill -9 without fsync on every read.
-		sqlConf.ConnectAttributes["_journal_mode"] = "wal"
+		// The plugin turns unknown attributes into PRAGMAs, so the key is
+		// the pragma's own name ("_journal_mode" was silently ignored).
+		sqlConf.ConnectAttributes["journal_mode"] = "wal"
 		sqlConf.DatabaseName = opts.DatabaseFile
 		if _, err := os.Stat(opts.DatabaseFile); os.IsNotExist(err) {
 			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o700); err != nil {
