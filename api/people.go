@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,19 +11,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
 )
-
-// UpdateTimeout bounds how long a change waits for the person's workflow;
-// past it the API answers 503 and nothing has been written.
-const UpdateTimeout = 15 * time.Second
 
 // people serves the register's JSON API.
 type people struct {
@@ -179,52 +172,24 @@ func (p *people) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // change sends an update to the person's workflow and answers with the
-// result, mapping a refusal by the validator to 422 and a workflow that
-// does not answer in time to 503.
+// result: a refusal by the validator is 422, a workflow that does not answer
+// in time 503. A client's Idempotency-Key makes a retried request the same
+// update.
 func (p *people) change(w http.ResponseWriter, r *http.Request, id, name string, req any, status int) {
-	ctx, cancel := context.WithTimeout(r.Context(), UpdateTimeout)
-	defer cancel()
-	opts := client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(id),
-		UpdateName:   name,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
-	// A client's Idempotency-Key makes a retried request the same update.
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		opts.UpdateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte(actorFrom(r).UserID+"/"+key)).String()
-	}
-	h, err := p.temporal.UpdateWorkflow(ctx, opts)
 	var res workflows.Result
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	if err != nil {
-		writeError(w, r, updateError(ctx, err))
+	if err := workflows.Update(r.Context(), p.temporal, id, name, idempotencyKey(r), req, &res); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, status, res)
 }
 
-func updateError(ctx context.Context, err error) error {
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return &register.Error{Kind: register.KindConflict, Message: "the person is no longer on the register"}
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
-		// The update may still be delivered when the worker is back; a retry
-		// with the same Idempotency-Key is safe.
-		return register.Unavailable("the register did not confirm the change in time; check the record before trying again (an Idempotency-Key header makes a retry safe)")
+func idempotencyKey(r *http.Request) string {
+	key := r.Header.Get("Idempotency-Key")
+	if key == "" {
+		return ""
 	}
-	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) {
-		return register.Unavailable("the register is not reachable; nothing was changed, please try again")
-	}
-	var timeout *temporal.TimeoutError
-	if errors.As(err, &timeout) {
-		return register.Unavailable("the database did not answer in time; nothing was changed, please try again")
-	}
-	return workflows.DomainError(err)
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(actorFrom(r).UserID+"/"+key)).String()
 }
 
 func (p *people) triage(w http.ResponseWriter, r *http.Request) {
@@ -348,18 +313,10 @@ func (p *people) addAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, register.Invalid(fields))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), UpdateTimeout)
-	defer cancel()
-	h, err := p.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.WorkflowID(id), UpdateName: workflows.UpdateAddActions, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.ActionsRequest{Actor: actorFrom(r), Actions: []register.NewAction{a}}},
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
+	err := workflows.Update(r.Context(), p.temporal, id, workflows.UpdateAddActions, idempotencyKey(r),
+		workflows.ActionsRequest{Actor: actorFrom(r), Actions: []register.NewAction{a}}, nil)
 	if err != nil {
 		// Field paths from the workflow name the list; this route takes one.
-		err = updateError(ctx, err)
 		var de *register.Error
 		if errors.As(err, &de) && de.Fields != nil {
 			for k, v := range de.Fields {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,17 +9,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
 )
-
-// UpdateTimeout bounds how long a change waits for the person's workflow,
-// as in the API: past it the page says so and nothing has been written.
-const UpdateTimeout = 15 * time.Second
 
 // queryTimeout bounds the schedule query on the record page; the page is
 // shown without the schedule rather than late.
@@ -160,40 +153,11 @@ func (s *server) userNames(ctx context.Context) map[string]string {
 // does: the update waits until the change is written or refused. The form's
 // nonce makes the update id, so a form sent twice changes the record once.
 func (s *server) send(ctx context.Context, r *http.Request, id, update, nonce string, req any) (workflows.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, UpdateTimeout)
-	defer cancel()
-	opts := client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.WorkflowID(id),
-		UpdateName:   update,
-		Args:         []any{req},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	}
+	var updateID string
 	if nonce != "" {
-		opts.UpdateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+s.actor(r).UserID+"/"+update+"/"+nonce)).String()
+		updateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+s.actor(r).UserID+"/"+update+"/"+nonce)).String()
 	}
 	var res workflows.Result
-	h, err := s.d.Temporal.UpdateWorkflow(ctx, opts)
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	if err != nil {
-		return res, updateError(ctx, err)
-	}
-	return res, nil
-}
-
-// updateError maps an update failure to a domain error, as the API does.
-func updateError(ctx context.Context, err error) error {
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return &register.Error{Kind: register.KindConflict, Message: "The person is no longer on the register."}
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
-		return register.Unavailable("The register did not answer in time, so nothing was changed. Please try again.")
-	}
-	var unavailable *serviceerror.Unavailable
-	if errors.As(err, &unavailable) {
-		return register.Unavailable("The register cannot be reached just now, so nothing was changed. Please try again.")
-	}
-	return workflows.DomainError(err)
+	err := workflows.Update(ctx, s.d.Temporal, id, update, updateID, req, &res)
+	return res, err
 }
