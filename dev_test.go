@@ -71,6 +71,12 @@ func TestDevStartsAndStops(t *testing.T) {
 	added := lines[len(lines)-1]
 	expectMe(t, base, added, "professional")
 
+	// dsr start beside dsr dev: a referral goes through the real stack to
+	// the person's workflow and out as mail into .dsr/mail.
+	person := startReferral(t, bin, dir, addr)
+	expectPerson(t, base, coordinator, person)
+	waitMailFile(t, filepath.Join(dir, ".dsr", "mail"), "referral-received", person)
+
 	time.Sleep(5 * time.Second) // idle
 	if rss, err := rssKB(d.cmd.Process.Pid); err == nil {
 		t.Logf("idle RSS of dsr dev: %d MB (PostgreSQL's processes not included)", rss/1024)
@@ -92,7 +98,73 @@ func TestDevStartsAndStops(t *testing.T) {
 	d = startDev(t, bin, dir, addr)
 	t.Logf("restart after kill -9: ready in %v", d.waitReady(t, base).Round(time.Millisecond))
 	expectMe(t, base, coordinator, "coordinator")
+	expectPerson(t, base, coordinator, person)
 	d.interrupt(t)
+}
+
+// A made-up person with a valid NHS number (check digit included).
+const referralJSON = `{
+  "person": {"given_name": "Dev", "family_name": "Testperson", "date_of_birth": "1990-04-01",
+             "nhs_number": "943 476 5919", "address": "1 High Street", "postcode": "SN1 1AA", "locality": "Swindon"},
+  "referrer": {"name": "Rhi Referrer", "email": "referrer@example.org", "organisation": "CTPLD", "phone": "01793 000000"},
+  "consent": {"basis": "informed_consent", "recorded_on": "2026-01-02", "recorded_by": "Sam Worker", "details": ""},
+  "proposed_rag": "red",
+  "current_issues": "placement under strain", "tried": "extra support hours", "could_help": "respite",
+  "professionals": [{"name": "Sam Worker", "role": "Social worker", "organisation": "Swindon Borough Council", "email": "sw@example.org", "manager_email": ""}]
+}`
+
+// startReferral runs dsr start --file beside dsr dev and returns the id.
+func startReferral(t *testing.T, bin, dir, addr string) string {
+	t.Helper()
+	file := filepath.Join(dir, "referral.json")
+	if err := os.WriteFile(file, []byte(referralJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "start", "--file", file)
+	cmd.Dir, cmd.Env = dir, devEnv(addr)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("dsr start: %v (%s)", err, stderrOf(err))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	id := strings.Fields(lines[len(lines)-1])[0]
+	if len(id) != 36 {
+		t.Fatalf("dsr start printed %q, want the person's id", out)
+	}
+	return id
+}
+
+func expectPerson(t *testing.T, base, token, id string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/api/v1/people/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var p struct{ Status string }
+	json.NewDecoder(res.Body).Decode(&p)
+	if res.StatusCode != http.StatusOK || p.Status != "referred" {
+		t.Fatalf("GET /api/v1/people/%s: %d, status %q", id, res.StatusCode, p.Status)
+	}
+}
+
+// waitMailFile waits for a captured .eml of this kind about this person.
+func waitMailFile(t *testing.T, dir, kind, person string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if bytes.Contains(b, []byte("X-DSR-Kind: "+kind)) && bytes.Contains(b, []byte("X-DSR-Person: "+person)) {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no %s mail for %s in %s within a minute", kind, person, dir)
 }
 
 type devProc struct {

@@ -47,6 +47,9 @@ commands:
   migrate   apply database migrations and exit
   user add  --email E --name N --role R [--team T] [--manager-email M]
             create or update a user; prints a new API token on the last line
+  start     --file referral.json | --csv register.csv
+            submit a referral, or import a register (beside dsr dev, or with
+            DATABASE_URL, TEMPORAL_ADDRESS and DSR_PAYLOAD_KEY)
   keygen    print a new DSR_PAYLOAD_KEY
 
 Configuration comes from the environment; see README.md.
@@ -99,6 +102,8 @@ func Main(env Env) int {
 		err = runMigrate(ctx, env, cfg, args)
 	case "user":
 		err = runUser(ctx, env, cfg, args)
+	case "start":
+		err = runStart(ctx, env, cfg, args)
 	case "keygen":
 		fmt.Fprintln(env.Stdout, codec.GenerateKey())
 	default:
@@ -113,7 +118,10 @@ func Main(env Env) int {
 // fail prints the reason on one line and picks the exit status.
 func fail(env Env, err error) int {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " | ")), " ")
-	fmt.Fprintln(env.Stderr, "dsr: "+msg)
+	if !strings.HasPrefix(msg, "dsr ") { // "dsr start: ..." names itself already
+		msg = "dsr: " + msg
+	}
+	fmt.Fprintln(env.Stderr, msg)
 	var ue usageError
 	var fe *config.FieldError
 	if errors.As(err, &ue) || errors.As(err, &fe) {

@@ -170,6 +170,11 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		}
 		stack.push("Temporal", srv.Stop)
 		p.temporal, cfg.TemporalAddress = srv, srv.Address()
+		addrFile := filepath.Join(state, temporalAddrFile)
+		if err := writeFileAtomic(addrFile, []byte(srv.Address()+"\n")); err != nil {
+			return err
+		}
+		stack.push("Temporal address note", func() error { return os.Remove(addrFile) })
 		logger.Info("Temporal ready", "address", srv.Address(), "namespace", cfg.TemporalNamespace)
 	}
 	tc, err := dialTemporal(ctx, cfg, logger)
