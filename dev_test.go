@@ -188,11 +188,11 @@ func devEnv(addr string) []string {
 	return env
 }
 
-func startDev(t *testing.T, bin, dir, addr string) *devProc {
+func startDev(t *testing.T, bin, dir, addr string, extraEnv ...string) *devProc {
 	t.Helper()
 	d := &devProc{exited: make(chan struct{})}
 	d.cmd = exec.Command(bin, "dev")
-	d.cmd.Dir, d.cmd.Env = dir, devEnv(addr)
+	d.cmd.Dir, d.cmd.Env = dir, append(devEnv(addr), extraEnv...)
 	// Should this test binary die (a timeout), dsr dev stops too.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	d.cmd.Stdout, d.cmd.Stderr = &lockedWriter{&d.mu, &d.stdout}, &lockedWriter{&d.mu, &d.stderr}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDevKillMidCycle runs `dsr dev` with second-scale intervals, takes a
+// referral to red, kills the process with SIGKILL after the review reminder
+// and starts it again before the review falls due: every notice of the
+// ladder then arrives, once, in .dsr/mail, and the record shows the rating
+// and the next review due.
+func TestDevKillMidCycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the whole stack")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "dsr")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := freeAddr(t)
+	base := "http://" + addr
+	fast := []string{"DSR_REVIEW_EVERY_RED=40s", "DSR_REMINDER_LEAD=20s", "DSR_ESCALATE_AFTER=15s"}
+	d := startDev(t, bin, dir, addr, fast...)
+	d.waitReady(t, base)
+	coordinator := d.token(t, "coordinator@example.org")
+
+	person := startReferral(t, bin, dir, addr)
+	accepted := time.Now()
+	if code := post(t, base+"/api/v1/people/"+person+"/triage", coordinator, `{"decision":"accept","rag":"red"}`); code != http.StatusOK {
+		t.Fatalf("triage: %d", code)
+	}
+	mail := filepath.Join(dir, ".dsr", "mail")
+	waitMailFile(t, mail, "review-due", person) // at 20 s
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	time.Sleep(time.Until(accepted.Add(25 * time.Second)))
+	d = startDev(t, bin, dir, addr, fast...)
+	d.waitReady(t, base)
+
+	// Due at 40 s; escalations at 55, 70 and 85 s.
+	deadline := accepted.Add(100 * time.Second)
+	for time.Now().Before(deadline) && countMail(t, mail, "review-escalated", person) < 3 {
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	for kind, want := range map[string]int{"referral-received": 1, "review-due": 1, "review-overdue": 1, "review-escalated": 3} {
+		if got := countMail(t, mail, kind, person); got != want {
+			t.Errorf("%d %s mails, want %d", got, kind, want)
+		}
+	}
+
+	req, _ := http.NewRequest("GET", base+"/api/v1/people/"+person, nil)
+	req.Header.Set("Authorization", "Bearer "+coordinator)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var rec struct {
+		Rating        string     `json:"rag"`
+		NextReviewDue *time.Time `json:"next_review_due"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Rating != "red" || rec.NextReviewDue == nil || rec.NextReviewDue.Sub(accepted).Round(5*time.Second) != 40*time.Second {
+		t.Errorf("record: rating %q, next review due %v (accepted %v)", rec.Rating, rec.NextReviewDue, accepted)
+	}
+	d.interrupt(t)
+}
+
+func post(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
+// countMail counts the captured messages of a kind about a person.
+func countMail(t *testing.T, dir, kind, person string) int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	n := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("X-DSR-Kind: "+kind+"\r\n")) && bytes.Contains(b, []byte("X-DSR-Person: "+person)) {
+			n++
+		}
+	}
+	return n
+}
