@@ -97,6 +97,9 @@ func Run(ctx context.Context, d Deps) error {
 	defer w.Stop()
 	d.Logger.Info("worker started", "task_queue", TaskQueue)
 	if err := EnsureDigestSchedule(ctx, d.Client, d.Config.DigestSchedule); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 
