@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,17 +34,26 @@ import (
 //
 //	go test -run '^$' -bench Import10k -benchtime=1x ./e2e/
 //
-// It reports rows/s and logs the spread of first review dates.
+// It reports rows/s and logs the spread of first review dates and how long
+// the worker took to load every new workflow. DSR_BENCH_ROWS changes the
+// number of rows, DSR_BENCH_WORKERS the import's concurrency;
+// DSR_BENCH_NOWORKER=1 runs no worker, DSR_BENCH_NOSETTLE=1 does not wait
+// for the worker.
 func BenchmarkImport10k(b *testing.B) {
-	const rows = 10000
+	rows := 10000
+	if n, err := strconv.Atoi(os.Getenv("DSR_BENCH_ROWS")); err == nil {
+		rows = n
+	}
 	now := time.Now()
 	file := registerOf(rows, now)
+	workers, _ := strconv.Atoi(os.Getenv("DSR_BENCH_WORKERS")) // 0: the default
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		deps, settle := benchStack(b)
+		_ = settle
 		b.StartTimer()
 		started := time.Now()
-		sum, err := starter.Import(context.Background(), deps, bytes.NewReader(file), starter.ImportOptions{})
+		sum, err := starter.Import(context.Background(), deps, bytes.NewReader(file), starter.ImportOptions{Workers: workers})
 		elapsed := time.Since(started)
 		b.StopTimer()
 		if err != nil {
@@ -54,6 +65,10 @@ func BenchmarkImport10k(b *testing.B) {
 		b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 		b.ReportMetric(elapsed.Seconds(), "s/import")
 		b.Logf("imported %d rows in %s (%d started, %d first reviews spread)", rows, elapsed.Round(time.Millisecond), sum.Started, sum.Spread)
+		fmt.Fprintf(os.Stderr, "imported %d rows in %s\n", rows, elapsed.Round(time.Millisecond))
+		if os.Getenv("DSR_BENCH_NOSETTLE") != "" {
+			settle = time.Now
+		}
 		settled := settle()
 		b.Logf("every workflow loaded its record %s after the import began", settled.Sub(started).Round(time.Millisecond))
 		logSpread(b, deps, now)
@@ -113,6 +128,9 @@ func benchStack(b *testing.B) (starter.Deps, func() time.Time) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	if os.Getenv("DSR_BENCH_NOWORKER") != "" {
+		return starter.Deps{Store: st, Temporal: c, Timing: cfg.Timing, Logger: logger}, time.Now
+	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -127,19 +145,29 @@ func benchStack(b *testing.B) (starter.Deps, func() time.Time) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		// Queries are answered after the workflow's first task, in which it
-		// loads its record; the last ids started are the last in the queue,
-		// but ids are random, so ask every one.
-		for _, id := range ids {
-			for {
-				v, err := c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QuerySchedule)
-				var s workflows.Schedule
-				if err == nil && v.Get(&s) == nil && s.Status != "" {
-					break
+		// A query is answered after the workflow's first task, in which it
+		// loads its record; ask every one, a few at a time.
+		var wg sync.WaitGroup
+		next := make(chan string)
+		for range 16 {
+			wg.Go(func() {
+				for id := range next {
+					for {
+						v, err := c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QuerySchedule)
+						var s workflows.Schedule
+						if err == nil && v.Get(&s) == nil && s.Status != "" {
+							break
+						}
+						time.Sleep(100 * time.Millisecond)
+					}
 				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			})
 		}
+		for _, id := range ids {
+			next <- id
+		}
+		close(next)
+		wg.Wait()
 		return time.Now()
 	}
 	return deps, settle
