@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,5 +297,38 @@ func TestCSVImportAndExport(t *testing.T) {
 	}
 	if s.rowCounts().people != before.people {
 		t.Errorf("re-import of the export wrote people")
+	}
+}
+
+// TestConcurrentImportsImportOnce: the same file imported twice at once
+// puts each person on the register once.
+func TestConcurrentImportsImportOnce(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, defaultTiming(t))
+	const rows = 300
+	file := registerOf(rows, time.Now())
+	var sums [2]starter.Summary
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range sums {
+		wg.Go(func() {
+			sums[i], errs[i] = starter.Import(context.Background(), s.starterDeps(), bytes.NewReader(file), starter.ImportOptions{Workers: 8})
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	imported := sums[0].Imported + sums[1].Imported
+	already := len(sums[0].Already) + len(sums[1].Already)
+	started := sums[0].Started + sums[1].Started
+	if imported != rows || already != rows || started != rows-rows/20 {
+		t.Errorf("imported %d, already %d, started %d; want %d, %d, %d", imported, already, started, rows, rows, rows-rows/20)
+	}
+	c := s.rowCounts()
+	var creates int
+	s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'create'`).Scan(&creates)
+	if c.people != rows || c.professionals != 2*rows || creates != rows {
+		t.Errorf("%d people, %d professionals, %d create entries; want %d, %d, %d", c.people, c.professionals, creates, rows, 2*rows, rows)
 	}
 }
