@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,11 @@ func TestSelfReferral(t *testing.T) {
 	}
 	if st, _ = post(`{"person":`); st != http.StatusBadRequest {
 		t.Errorf("malformed: %d", st)
+	}
+	huge := self(nhsNumber(3002))
+	huge["current_issues"] = strings.Repeat("x", 1<<20)
+	if st, _ = post(huge); st != http.StatusRequestEntityTooLarge {
+		t.Errorf("over 1 MiB: %d", st)
 	}
 
 	// The honeypot: answered as accepted, nothing stored, valid or not.
