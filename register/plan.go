@@ -41,10 +41,22 @@ func (t Timing) Interval(r Rating) time.Duration { return t.ReviewEvery[r] }
 // ReviewDueFrom is the review date for a review interval starting at from,
 // moved to the next panel slot when a panel schedule is set.
 func (t Timing) ReviewDueFrom(from time.Time, r Rating) time.Time {
-	return t.alignToPanel(from.Add(t.Interval(r)))
+	return t.AlignToPanel(addInterval(from, t.Interval(r)))
 }
 
-func (t Timing) alignToPanel(due time.Time) time.Time {
+// addInterval adds whole days as calendar days in London, so a review set
+// before the clocks change keeps its time of day; other durations as they are.
+func addInterval(from time.Time, d time.Duration) time.Time {
+	const day = 24 * time.Hour
+	if d%day != 0 {
+		return from.Add(d)
+	}
+	return from.In(London).AddDate(0, 0, int(d/day)).UTC()
+}
+
+// AlignToPanel moves a review date to the first DSR meeting slot on or
+// after it, when a panel schedule is set.
+func (t Timing) AlignToPanel(due time.Time) time.Time {
 	if t.PanelSchedule == "" {
 		return due
 	}

@@ -120,7 +120,9 @@ func TestPlanTriage(t *testing.T) {
 	s = State{PersonID: "p1", Status: Referred, ReferredAt: t0}
 	tm.Accept(&s, Green, t0.Add(day))
 	p = tm.PlanAt(s, t0.Add(5*day))
-	if len(p.Send) != 0 || !p.Wake.Equal(t0.Add(day+88*day)) {
+	// 91 calendar days in London: the clocks go forward in between, so the
+	// reminder is an hour earlier in UTC.
+	if len(p.Send) != 0 || !p.Wake.Equal(t0.Add(day+88*day-time.Hour)) {
 		t.Fatalf("after accept: %+v", p)
 	}
 }
@@ -245,7 +247,7 @@ func TestPanelAlignment(t *testing.T) {
 	}
 	// A due date exactly on a slot stays there (BST: 10:00 London is 09:00 UTC).
 	slot := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
-	if got := tm.alignToPanel(slot); !got.Equal(slot) {
+	if got := tm.AlignToPanel(slot); !got.Equal(slot) {
 		t.Errorf("slot moved to %v", got)
 	}
 }
@@ -353,5 +355,23 @@ func TestMalformedPanelScheduleLeavesDateAlone(t *testing.T) {
 	tm.PanelSchedule = "not a schedule"
 	if got := tm.ReviewDueFrom(t0, Red); !got.Equal(t0.Add(7 * day)) {
 		t.Errorf("due %v", got)
+	}
+}
+
+func TestReviewDueKeepsTimeOfDayAcrossClockChange(t *testing.T) {
+	tm := testTiming()
+	// 20 March 2026 10:00 GMT; the clocks go forward on 29 March.
+	from := time.Date(2026, 3, 20, 10, 0, 0, 0, time.UTC)
+	got := tm.ReviewDueFrom(from, Red)
+	if local := got.In(London); local.Hour() != 10 || local.Day() != 27 {
+		t.Errorf("red review due %v, want 27 March 10:00 London", local)
+	}
+	got = tm.ReviewDueFrom(from, Amber)
+	if local := got.In(London); local.Hour() != 10 || local.Day() != 17 || local.Month() != time.April {
+		t.Errorf("amber review due %v, want 17 April 10:00 London", local)
+	}
+	tm.ReviewEvery[Red] = 90 * time.Minute
+	if got := tm.ReviewDueFrom(from, Red); !got.Equal(from.Add(90 * time.Minute)) {
+		t.Errorf("sub-day interval: %v", got)
 	}
 }

@@ -137,9 +137,8 @@ func FirstReview(t register.Timing, nhs string, rating register.Rating, last *ti
 		const steps = 1000
 		due = earliest.Add(time.Duration(h%steps) * (interval / steps))
 	}
-	// Move to a panel slot as any review date is (ReviewDueFrom adds the
-	// interval back).
-	return t.ReviewDueFrom(due.Add(-interval), rating).UTC(), true
+	// Move to a panel slot as any review date is.
+	return t.AlignToPanel(due).UTC(), true
 }
 
 func spreadHash(nhs string) uint64 {

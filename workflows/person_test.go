@@ -198,8 +198,10 @@ func TestGreenPersonForAYear(t *testing.T) {
 			ID: fmt.Sprintf("r%d", i), Rating: register.Green, Notes: "settled"}}, "")
 	}
 	h.run(Input{PersonID: "p1"}, 365*day)
+	// Reviews fall on calendar days in London: offsets in UTC move by an
+	// hour across the clock changes of March and October.
 	h.wantSent("referral-received@0d",
-		"review-due@88d1h0m0s", "review-due@178d", "review-due@268d", "review-due@358d")
+		"review-due@88d", "review-due@178d", "review-due@268d", "review-due@358d1h0m0s")
 	if len(h.rec.skipped) != 0 {
 		t.Errorf("skipped %v", h.rec.skipped)
 	}
