@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -23,16 +22,7 @@ func TestDevKillMidCycle(t *testing.T) {
 		t.Skip("builds and runs the whole stack")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "dsr")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin, dir := buildDev(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
 	fast := []string{"DSR_REVIEW_EVERY_RED=40s", "DSR_REMINDER_LEAD=20s", "DSR_ESCALATE_AFTER=15s"}

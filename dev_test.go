@@ -28,22 +28,7 @@ func TestDevStartsAndStops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the whole stack")
 	}
-	bin := filepath.Join(t.TempDir(), "dsr")
-	start := time.Now()
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("go build: %v", time.Since(start).Round(time.Millisecond))
-
-	dir := t.TempDir()
-	// PostgreSQL runs as the postgres user when we are root: it must be able
-	// to enter the directory (t.TempDir makes private ones).
-	for _, d := range []string{dir, filepath.Dir(dir)} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin, dir := buildDev(t)
 	addr := freeAddr(t)
 	base := "http://" + addr
 
@@ -100,6 +85,27 @@ func TestDevStartsAndStops(t *testing.T) {
 	expectMe(t, base, coordinator, "coordinator")
 	expectPerson(t, base, coordinator, person)
 	d.interrupt(t)
+}
+
+// buildDev builds the dsr binary and makes an empty directory to run it in.
+func buildDev(t *testing.T) (bin, dir string) {
+	t.Helper()
+	bin = filepath.Join(t.TempDir(), "dsr")
+	start := time.Now()
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("go build: %v", time.Since(start).Round(time.Millisecond))
+	dir = t.TempDir()
+	// PostgreSQL runs as the postgres user when we are root: it must be able
+	// to enter the directory (t.TempDir makes private ones).
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin, dir
 }
 
 // A made-up person with a valid NHS number (check digit included).
