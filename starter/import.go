@@ -345,16 +345,14 @@ func (im *importer) one(ctx context.Context, row register.CSVRow) error {
 // just written (store.LoadState, as the workflow itself would), which saves
 // the workflow a LoadState activity: at ten thousand people, half the work
 // Temporal and the worker do for an import. A person imported as referred
-// is marked announced: the referral is not new (it waits in the
-// spreadsheet), and coordinators are not sent a referral-received notice
-// per imported row on import day; the triage deadline runs from the import.
+// comes out of LoadState already announced: the referral is not new (it
+// waits in the spreadsheet), so coordinators get no referral-received
+// notice per imported row, whichever start (this one or the reconciler's)
+// reaches Temporal first; the triage deadline runs from the import.
 func (im *importer) start(ctx context.Context, personID string) error {
 	st, err := im.d.Store.LoadState(ctx, personID)
 	if err != nil {
 		return err
-	}
-	if st.Status == register.Referred {
-		st.Announced = true
 	}
 	return StartPersonWithState(ctx, im.d.Temporal, st)
 }

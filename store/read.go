@@ -239,8 +239,11 @@ func (s *Store) LoadState(ctx context.Context, id string) (register.State, error
 	st := register.State{PersonID: id}
 	var status, rating string
 	var last, due, accepted *time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT status, coalesce(rating,''), referred_at, accepted_at, last_review_at, next_review_due
-		FROM people WHERE id = $1`, id).Scan(&status, &rating, &st.ReferredAt, &accepted, &last, &due)
+	// An imported referral was never a new referral: nobody is told of it
+	// again, whichever start (import or reconciler) reaches Temporal first.
+	err := s.Pool.QueryRow(ctx, `SELECT status, coalesce(rating,''), referred_at, accepted_at, last_review_at, next_review_due,
+		import_key IS NOT NULL
+		FROM people WHERE id = $1`, id).Scan(&status, &rating, &st.ReferredAt, &accepted, &last, &due, &st.Announced)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, register.NotFound("person")
 	}
