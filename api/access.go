@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -94,13 +93,7 @@ func (s *server) auditLog(w http.ResponseWriter, r *http.Request) {
 			*p.to = t
 		}
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			fields["limit"] = "must be a whole number from 1 to 1000"
-		}
-		f.Limit = n
-	}
+	f.Limit = parseLimit(q.Get("limit"), 1000, fields)
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))
 		return

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -45,8 +47,10 @@ func (p *people) routes(r chi.Router) {
 }
 
 // decode reads a JSON body strictly: unknown fields are refused by name.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+func decode(r *http.Request, v any) error { return decodeJSON(r.Body, v) }
+
+func decodeJSON(rd io.Reader, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var maxErr *http.MaxBytesError
@@ -111,6 +115,19 @@ func (p *people) visible(w http.ResponseWriter, r *http.Request) (string, bool) 
 	return id, true
 }
 
+// visibleWithBody is visible followed by decoding the JSON body into v.
+func (p *people) visibleWithBody(w http.ResponseWriter, r *http.Request, v any) (string, bool) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return "", false
+	}
+	if err := decode(r, v); err != nil {
+		writeError(w, r, err)
+		return "", false
+	}
+	return id, true
+}
+
 func routePattern(r *http.Request) string {
 	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 		return rc.RoutePattern()
@@ -149,13 +166,7 @@ func (p *people) list(w http.ResponseWriter, r *http.Request) {
 	default:
 		fields["overdue"] = "must be true or false"
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			fields["limit"] = "must be a whole number from 1 to 500"
-		}
-		f.Limit = n
-	}
+	f.Limit = parseLimit(q.Get("limit"), 500, fields)
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))
 		return
@@ -193,20 +204,28 @@ func idempotencyKey(r *http.Request) string {
 }
 
 func (p *people) triage(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Decision string          `json:"decision"`
 		Rating   register.Rating `json:"rag"`
 		Reason   string          `json:"reason"`
 	}
-	if err := decode(r, &body); err != nil {
-		writeError(w, r, err)
+	id, ok := p.visibleWithBody(w, r, &body)
+	if !ok {
 		return
 	}
 	p.change(w, r, id, workflows.UpdateTriage, workflows.TriageRequest{Actor: actorFrom(r), Decision: body.Decision, Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
+}
+
+// parseLimit reads a page size from 1 to max; empty means the default (0).
+func parseLimit(v string, max int, fields map[string]string) int {
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		fields["limit"] = fmt.Sprintf("must be a whole number from 1 to %d", max)
+	}
+	return n
 }
 
 // dueTime reads an action's due: an RFC 3339 time, or a date meaning 17:00
@@ -240,10 +259,6 @@ func (b actionBody) toAction(fields map[string]string, prefix string) register.N
 }
 
 func (p *people) review(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		HeldAt        string          `json:"held_at"`
 		Rating        register.Rating `json:"rag"`
@@ -254,8 +269,8 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 		Needs         []string        `json:"needs"`
 		Actions       []actionBody    `json:"actions"`
 	}
-	if err := decode(r, &body); err != nil {
-		writeError(w, r, err)
+	id, ok := p.visibleWithBody(w, r, &body)
+	if !ok {
 		return
 	}
 	fields := map[string]string{}
@@ -282,29 +297,21 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *people) rating(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Rating register.Rating `json:"rag"`
 		Reason string          `json:"reason"`
 	}
-	if err := decode(r, &body); err != nil {
-		writeError(w, r, err)
+	id, ok := p.visibleWithBody(w, r, &body)
+	if !ok {
 		return
 	}
 	p.change(w, r, id, workflows.UpdateChangeRating, workflows.RatingRequest{Actor: actorFrom(r), Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
 }
 
 func (p *people) addAction(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return
-	}
 	var body actionBody
-	if err := decode(r, &body); err != nil {
-		writeError(w, r, err)
+	id, ok := p.visibleWithBody(w, r, &body)
+	if !ok {
 		return
 	}
 	fields := map[string]string{}
@@ -401,21 +408,14 @@ func (p *people) professionals(w http.ResponseWriter, r *http.Request) {
 	p.change(w, r, id, workflows.UpdateProfessionals, workflows.ProfessionalsRequest{Actor: actorFrom(r), Professionals: body.Professionals}, http.StatusOK)
 }
 
-func strictUnmarshal(raw []byte, v any) error {
-	r, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(string(raw)))
-	return decode(r, v)
-}
+func strictUnmarshal(raw []byte, v any) error { return decodeJSON(bytes.NewReader(raw), v) }
 
 func (p *people) discharge(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return
-	}
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if err := decode(r, &body); err != nil {
-		writeError(w, r, err)
+	id, ok := p.visibleWithBody(w, r, &body)
+	if !ok {
 		return
 	}
 	p.change(w, r, id, workflows.UpdateDischarge, workflows.DischargeRequest{Actor: actorFrom(r), Reason: body.Reason}, http.StatusOK)

@@ -168,8 +168,9 @@ type PersonSummary struct {
 	OpenActions    int             `json:"open_actions"`
 }
 
-// ListPeople returns the people the viewer may see, matching the filter,
-// overdue first then by next review due, with a cursor for the next page.
+// ListPeople returns the people the viewer may see, matching the filter, in
+// id order (keyset pages stay stable while records change), with a cursor
+// for the next page.
 func (s *Store) ListPeople(ctx context.Context, v register.Actor, f ListFilter) ([]PersonSummary, string, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
