@@ -121,9 +121,14 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 
 // recipients decides who gets a notice, per CONTRACT.md's table.
 func (a *Activities) recipients(ctx context.Context, personID string, n register.Notice) (to []string, managerMissing bool, err error) {
-	coordinators, err := a.Store.EmailsByRole(ctx, "coordinator")
-	if err != nil {
-		return nil, false, err
+	var coordinators []string
+	switch n.Kind {
+	case register.ReferralDeclined, register.ActionDue, register.ActionOverdue:
+		// These go to one person; no need to look the coordinators up.
+	default:
+		if coordinators, err = a.Store.EmailsByRole(ctx, "coordinator"); err != nil {
+			return nil, false, err
+		}
 	}
 	professionals := func() ([]string, []register.Professional, error) {
 		ps, err := a.Store.Professionals(ctx, personID)
