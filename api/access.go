@@ -186,7 +186,7 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.Header().Set("Content-Disposition", `attachment; filename="dsr-summary-`+to.In(register.London).Format(time.DateOnly)+`.csv"`)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+report.FileName(from, to)+`"`)
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
 		w.Write(buf.Bytes())

@@ -150,6 +150,13 @@ func Months(from, to time.Time) []string {
 	return out
 }
 
+// FileName names a download of the summary of [from, to) by its first and
+// last day in London, so files for different periods never collide.
+func FileName(from, to time.Time) string {
+	f, l := from.In(register.London), to.Add(-time.Nanosecond).In(register.London)
+	return "dsr-summary-" + f.Format(time.DateOnly) + "-to-" + l.Format(time.DateOnly) + ".csv"
+}
+
 // WriteCSV writes the summary as CSV, one count a row: section, period,
 // category, count; a hidden count is an empty cell.
 func WriteCSV(w io.Writer, s Summary) error {

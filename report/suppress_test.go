@@ -214,3 +214,17 @@ func TestBuild(t *testing.T) {
 		}
 	}
 }
+
+func TestFileName(t *testing.T) {
+	for _, tc := range []struct{ from, to, want string }{
+		{"2025-04-01T00:00:00+01:00", "2026-04-01T00:00:00+01:00", "dsr-summary-2025-04-01-to-2026-03-31.csv"},
+		{"2025-11-27T10:30:00Z", "2026-11-27T10:30:00Z", "dsr-summary-2025-11-27-to-2026-11-27.csv"},
+		{"2026-06-30T23:30:00Z", "2026-07-01T00:00:00Z", "dsr-summary-2026-07-01-to-2026-07-01.csv"}, // 00:30 BST on 1 July
+	} {
+		from, _ := time.Parse(time.RFC3339, tc.from)
+		to, _ := time.Parse(time.RFC3339, tc.to)
+		if got := FileName(from, to); got != tc.want {
+			t.Errorf("FileName(%s, %s) = %q, want %q", tc.from, tc.to, got, tc.want)
+		}
+	}
+}

@@ -371,6 +371,8 @@ func TestBrowserReferTriageReview(t *testing.T) {
 		{"professionals-form", "/people/" + id + "/professionals"},
 		{"discharge-form", "/people/" + id + "/discharge"},
 		{"reports", "/reports"},
+		{"reports-custom-period", "/reports?period=custom&from-day=1&from-month=4&from-year=2025&to-day=31&to-month=3&to-year=2026"},
+		{"reports-period-errors", "/reports?period=custom&from-day=31&from-month=2&from-year=2026"},
 		{"mail", "/dev/mail"},
 		{"mail-message", "/dev/mail/1"},
 		{"not-found", "/people/00000000-0000-0000-0000-000000000000"},

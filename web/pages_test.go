@@ -618,6 +618,40 @@ func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
 	if !strings.HasPrefix(csv.header.Get("Content-Type"), "text/csv") || !strings.Contains(csv.body, "on_register_by_rating,") {
 		t.Errorf("csv: %s %q", csv.header.Get("Content-Type"), clip(csv.body))
 	}
+	if cd := csv.header.Get("Content-Disposition"); !strings.Contains(cd, "dsr-summary-") || !strings.HasSuffix(cd, `.csv"`) {
+		t.Errorf("csv file name: %q", cd)
+	}
+
+	// A period of one's own: the page says which, and its CSV link keeps it.
+	q := "period=custom&from-day=1&from-month=4&from-year=2025&to-day=31&to-month=3&to-year=2026"
+	custom := must(t, coord.get("/reports?"+q), http.StatusOK, "The counts cover 1 Apr 2025 to 31 Mar 2026",
+		"On the register on 31 Mar 2026, by rating", "On the register on 31 Mar 2026:")
+	if !custom.has(`href="/reports.csv?from-day=1&from-month=4&from-year=2025&period=custom&to-day=31&to-month=3&to-year=2026"`) {
+		t.Errorf("the CSV link does not keep the period")
+	}
+	// Changes of rating are counted by month of the period chosen.
+	if !custom.has(">April 2025<") || !custom.has(">March 2026<") || custom.has(">April 2026<") || !p.has(">"+time.Now().In(register.London).Format("January 2006")+"<") {
+		t.Errorf("the months counted are not the period's")
+	}
+	csv = coord.get("/reports.csv?"+q).must(t, http.StatusOK)
+	if cd := csv.header.Get("Content-Disposition"); !strings.Contains(cd, `filename="dsr-summary-2025-04-01-to-2026-03-31.csv"`) {
+		t.Errorf("custom period csv file name: %q", cd)
+	}
+	if !strings.Contains(csv.body, "rating_changes,2025-04,total") || strings.Contains(csv.body, "rating_changes,2026-04,") {
+		t.Errorf("custom period csv does not give its period: %q", clip(csv.body))
+	}
+	// A period that does not read: the problem is named, and the last 12
+	// months are shown meanwhile, with no CSV link for the bad period.
+	bad := "period=custom&from-day=31&from-month=2&from-year=2026&to-day=&to-month=&to-year="
+	p = must(t, coord.get("/reports?"+bad), http.StatusUnprocessableEntity, "There is a problem", "The first day must be a real date", "Enter the last day of the period", `data-testid="report-total">6<`)
+	if !p.has(`href="/reports.csv"`) {
+		t.Errorf("a bad period's page links the CSV of something other than the default period")
+	}
+	coord.get("/reports.csv?"+bad).must(t, http.StatusUnprocessableEntity)
+	for _, period := range []string{"3m", "fy", "lastfy", "lastq"} {
+		coord.get("/reports?period="+period).must(t, http.StatusOK)
+	}
+
 	comm := s.as(t, "comm@example.org")
 	if p := comm.get("/").must(t, http.StatusSeeOther); p.location() != "/reports" {
 		t.Errorf("commissioner's home goes to %q", p.location())

@@ -3,7 +3,9 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -74,15 +76,107 @@ func newChart(id string, m Measure, suppressBelow int) chart {
 	return c
 }
 
-// reportPeriod is the period the reports page counts: the twelve months
-// to now, as the JSON report does by default.
-func reportPeriod(now time.Time) (from, to time.Time) {
+// periodChoices are the periods a commissioner can pick on the reports
+// page: rolling spans to today, and the NHS financial year (1 April) and
+// its quarters, which is how commissioning reports are usually asked for.
+var periodChoices = []struct{ Key, Label string }{
+	{"12m", "The last 12 months"},
+	{"3m", "The last 3 months"},
+	{"fy", "This financial year so far"},
+	{"lastfy", "The last financial year"},
+	{"lastq", "The last full quarter"},
+	{"custom", "Dates you choose"},
+}
+
+func periodSpecs() []spec {
+	return []spec{
+		{Name: "period", Label: "Period", Kind: radioField},
+		{Name: "from", Label: "The first day", Kind: dateField, Required: "Enter the first day of the period"},
+		{Name: "to", Label: "The last day", Kind: dateField, Required: "Enter the last day of the period"},
+	}
+}
+
+// reportPeriod reads the period the reports page counts from its query,
+// [from, to) in UTC: by default the twelve months to now, as the JSON
+// report does. A period it cannot read comes back as the default with
+// the form's errors set, so the page still shows counts.
+func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
+	f = newForm(periodSpecs(), q)
+	key := f.get("period")
+	if key == "" {
+		key = "12m"
+		f.Values.Set("period", key)
+	}
+	day := func(t time.Time) time.Time { // midnight in London
+		t = t.In(register.London)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, register.London)
+	}
+	// The financial year starts on 1 April; quarters start in April, July,
+	// October and January.
+	fyStart := func(t time.Time) time.Time {
+		t = t.In(register.London)
+		y := t.Year()
+		if t.Month() < time.April {
+			y--
+		}
+		return time.Date(y, time.April, 1, 0, 0, 0, 0, register.London)
+	}
 	to = now.UTC()
-	return to.AddDate(-1, 0, 0), to
+	switch key {
+	case "12m":
+		from = now.In(register.London).AddDate(-1, 0, 0).UTC()
+	case "3m":
+		// Months back on the London clock, so 10:30 stays 10:30 across a
+		// change to or from summer time.
+		from = now.In(register.London).AddDate(0, -3, 0).UTC()
+	case "fy":
+		from = fyStart(now).UTC()
+	case "lastfy":
+		start := fyStart(now)
+		from, to = start.AddDate(-1, 0, 0).UTC(), start.UTC()
+	case "lastq":
+		t := now.In(register.London)
+		qStart := time.Date(t.Year(), t.Month()-(t.Month()-1)%3, 1, 0, 0, 0, 0, register.London)
+		from, to = qStart.AddDate(0, -3, 0).UTC(), qStart.UTC()
+	case "custom":
+		first, last := f.date("from"), f.date("to")
+		if first == "" {
+			f.fail("from", "required")
+		}
+		if last == "" {
+			f.fail("to", "required")
+		}
+		if first == "" || last == "" {
+			break
+		}
+		a, _ := time.ParseInLocation(time.DateOnly, first, register.London)
+		b, _ := time.ParseInLocation(time.DateOnly, last, register.London)
+		b = b.AddDate(0, 0, 1) // the last day counts in full
+		switch {
+		case !a.Before(b):
+			f.fail("to", "The last day must be the same as or after the first day")
+		case a.After(day(now)):
+			f.fail("from", "The first day must be today or in the past")
+		case b.Sub(a) > 10*366*24*time.Hour:
+			f.fail("from", "The period can be at most ten years")
+		default:
+			from, to = a.UTC(), b.UTC()
+			if to.After(now) {
+				to = now.UTC() // nothing has happened after now
+			}
+		}
+	default:
+		f.fail("period", "Select a period from the list")
+	}
+	if !f.ok() {
+		to = now.UTC()
+		from = to.AddDate(-1, 0, 0)
+	}
+	return from, to, f
 }
 
 // measures lays the summary out as the page's breakdowns.
-func measures(sum report.Summary) []Measure {
+func measures(sum report.Summary, when string) []Measure {
 	cells := func(cs []report.Cell, label func(string) string) []Count {
 		out := make([]Count, len(cs))
 		for i, c := range cs {
@@ -94,10 +188,10 @@ func measures(sum report.Summary) []Measure {
 	rating := func(k string) string { return ratingName(register.Rating(k)) }
 	status := func(k string) string { return statusName(register.Status(k)) }
 	ms := []Measure{
-		{Key: "on_register_by_rating", Title: "On the register now, by rating", Rows: cells(sum.OnRegister.ByRating, rating)},
-		{Key: "on_register_by_age_band", Title: "On the register now, by age", Rows: cells(sum.OnRegister.ByAgeBand, same)},
-		{Key: "on_register_by_locality", Title: "On the register now, by area", Rows: cells(sum.OnRegister.ByLocality, same)},
-		{Key: "by_status", Title: "Waiting and on the register now; discharged and declined in the period", Rows: cells(sum.ByStatus, status)},
+		{Key: "on_register_by_rating", Title: "On the register " + when + ", by rating", Rows: cells(sum.OnRegister.ByRating, rating)},
+		{Key: "on_register_by_age_band", Title: "On the register " + when + ", by age", Rows: cells(sum.OnRegister.ByAgeBand, same)},
+		{Key: "on_register_by_locality", Title: "On the register " + when + ", by area", Rows: cells(sum.OnRegister.ByLocality, same)},
+		{Key: "by_status", Title: "Waiting and on the register " + when + "; discharged and declined in the period", Rows: cells(sum.ByStatus, status)},
 		{Key: "service_gaps", Title: "Services that could help, from reviews in the period", Rows: cells(sum.ServiceGaps.Needs, needName),
 			Note: "Each person counts once for each need their reviews recorded."},
 	}
@@ -113,7 +207,13 @@ func measures(sum report.Summary) []Measure {
 }
 
 type reportView struct {
-	Sum      report.Summary
+	Sum     report.Summary
+	Periods []struct{ Key, Label string }
+	Last    time.Time    // the last instant counted, for showing the period's last day
+	CSVHref template.URL // the CSV of the same period
+	// When is when "on the register" counts are taken: "now", or the
+	// period's last day when it ended before today.
+	When     string
 	Measures []Measure
 	Charts   []chart
 	Total    *int
@@ -121,22 +221,58 @@ type reportView struct {
 }
 
 func (s *server) reports(w http.ResponseWriter, r *http.Request) {
-	from, to := reportPeriod(s.now())
+	from, to, f := reportPeriod(r.URL.Query(), s.now())
 	sum, err := s.d.Reports(r.Context(), from, to)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	p := reportView{Sum: sum, Measures: measures(sum), Total: sum.OnRegister.Total, Reviewed: sum.ServiceGaps.PeopleReviewed}
+	when := "now"
+	if now := s.now(); now.Sub(to) > time.Minute {
+		when = "on " + showDate(to.Add(-time.Nanosecond))
+	}
+	p := reportView{Sum: sum, Measures: measures(sum, when), Total: sum.OnRegister.Total, Reviewed: sum.ServiceGaps.PeopleReviewed,
+		Periods: periodChoices, Last: to.Add(-time.Nanosecond), When: when, CSVHref: "/reports.csv"}
+	if q := periodQuery(r.URL.Query()); q != "" && len(f.Errors) == 0 {
+		// url.Values.Encode escapes every value, so the query is safe as it is.
+		p.CSVHref = template.URL("/reports.csv?" + q)
+	}
 	for i, m := range p.Measures {
 		p.Charts = append(p.Charts, newChart(fmt.Sprintf("chart-%d", i), m, sum.SuppressBelow))
 	}
-	s.render(w, r, http.StatusOK, "reports", s.newView(r, "Reports", "reports", p))
+	v := s.newView(r, "Reports", "reports", p)
+	v.Form = f
+	status := http.StatusOK
+	if len(f.Errors) > 0 {
+		status = http.StatusUnprocessableEntity
+	}
+	s.render(w, r, status, "reports", v)
+}
+
+// periodQuery is the query naming the period, without anything else the
+// request carried.
+func periodQuery(q url.Values) string {
+	out := url.Values{}
+	for _, k := range []string{"period", "from-day", "from-month", "from-year", "to-day", "to-month", "to-year"} {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	if out.Get("period") != "custom" {
+		return url.Values{"period": out["period"]}.Encode()
+	}
+	return out.Encode()
 }
 
 // reportsCSV is the same summary as the JSON API's CSV.
 func (s *server) reportsCSV(w http.ResponseWriter, r *http.Request) {
-	from, to := reportPeriod(s.now())
+	from, to, f := reportPeriod(r.URL.Query(), s.now())
+	if len(f.Errors) > 0 {
+		// A link to the CSV is only offered for a period that reads; a
+		// hand-made one that does not gets the page with its errors.
+		s.reports(w, r)
+		return
+	}
 	sum, err := s.d.Reports(r.Context(), from, to)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -149,7 +285,7 @@ func (s *server) reportsCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", `attachment; filename="dsr-summary-`+to.In(register.London).Format(time.DateOnly)+`.csv"`)
+	h.Set("Content-Disposition", `attachment; filename="`+report.FileName(from, to)+`"`)
 	h.Set("Cache-Control", "no-store")
 	w.Write(buf.Bytes())
 }
