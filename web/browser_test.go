@@ -347,6 +347,18 @@ func TestBrowserReferTriageReview(t *testing.T) {
 	c.typeIn("actions-0-due-day", fmt.Sprint(due.Day()))
 	c.typeIn("actions-0-due-month", fmt.Sprint(int(due.Month())))
 	c.typeIn("actions-0-due-year", fmt.Sprint(due.Year()))
+	// Room for a third action, without losing what is typed; the focus
+	// goes to the new row.
+	if st := c.submit(`main button[name="add_row"]`); st != 200 {
+		t.Fatalf("add another action: status %d", st)
+	}
+	if got := c.eval(`document.activeElement.id`); got != "actions-2-description" {
+		t.Errorf("focus after adding an action: %q", got)
+	}
+	if v := c.eval(`document.getElementById('actions-0-description').value`); v != "Arrange a community Care and Treatment Review" {
+		t.Errorf("first action after adding a row: %q", v)
+	}
+	c.check("review-form-added-row")
 	if st := c.submit(`main button[type="submit"]`); st != 200 {
 		t.Fatalf("review: status %d", st)
 	}

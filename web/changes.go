@@ -21,7 +21,7 @@ import (
 type changePage struct {
 	P      register.Person
 	Action register.Action // the action being completed
-	Rows   []int           // rows of new actions or professionals
+	Grow   growingRows     // rows of new actions or professionals
 	Emails []string        // the named professionals' emails, as a hint
 }
 
@@ -202,8 +202,12 @@ func (s *server) triagePost(w http.ResponseWriter, r *http.Request) {
 
 // ---- Review ----
 
-// newActionRows is how many new actions the review form offers.
-const newActionRows = 2
+// The review form offers newActionRows new actions, and up to
+// maxNewActionRows when asked for more.
+const (
+	newActionRows    = 2
+	maxNewActionRows = 10
+)
 
 func actionSpecs(prefix string, rows int) []spec {
 	var specs []spec
@@ -221,7 +225,7 @@ func actionSpecs(prefix string, rows int) []spec {
 	return specs
 }
 
-func reviewSpecs() []spec {
+func reviewSpecs(rows int) []spec {
 	specs := []spec{
 		{Name: "held_at", Label: "The date of the review", Kind: dateField, Required: "Enter the date of the review"},
 		{Name: "rag", Label: "a rating", Kind: radioField, Required: "Select the rating agreed at the review"},
@@ -231,14 +235,11 @@ func reviewSpecs() []spec {
 		{Name: "needs", Label: "Service needs"},
 		{Name: "notes", Label: "Notes"},
 	}
-	return append(specs, actionSpecs("actions", newActionRows)...)
+	return append(specs, actionSpecs("actions", rows)...)
 }
 
-func (s *server) reviewPage(p register.Person) changePage {
-	page := changePage{P: p}
-	for i := range newActionRows {
-		page.Rows = append(page.Rows, i)
-	}
+func (s *server) reviewPage(p register.Person, g growingRows) changePage {
+	page := changePage{P: p, Grow: g}
 	for _, pr := range p.Professionals {
 		page.Emails = append(page.Emails, pr.Email)
 	}
@@ -250,13 +251,14 @@ func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.needActive(w, r, p) {
 		return
 	}
-	f := newForm(reviewSpecs(), nil)
+	g := newRows(newActionRows, maxNewActionRows)
+	f := newForm(reviewSpecs(len(g.Rows)), nil)
 	f.setDate("held_at", s.now())
 	f.Values.Set("rag", string(p.Rating))
 	f.Values.Set("current_issues", p.CurrentIssues)
 	f.Values.Set("tried", p.Tried)
 	f.Values.Set("could_help", p.CouldHelp)
-	s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p))
+	s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p, g))
 }
 
 // heldAt reads the review's date: today means now; an earlier day means
@@ -315,7 +317,12 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	f := newForm(reviewSpecs(), r.PostForm)
+	g, add := readRows(r.PostForm, newActionRows, newActionRows, maxNewActionRows)
+	f := newForm(reviewSpecs(len(g.Rows)), r.PostForm)
+	if add {
+		s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p, g))
+		return
+	}
 	day := f.date("held_at")
 	if day == "" && f.Errors["held_at"] == "" {
 		f.fail("held_at", "required")
@@ -338,15 +345,15 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 		f.fail("rag", "required")
 	}
 	var rows []int
-	in.Actions, rows = readActions(f, "actions", newActionRows)
+	in.Actions, rows = readActions(f, "actions", len(g.Rows))
 	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "review", "Record a review", f, s.reviewPage(p))
+		s.showChange(w, r, http.StatusUnprocessableEntity, "review", "Record a review", f, s.reviewPage(p, g))
 		return
 	}
 	_, err := s.send(r.Context(), r, p.ID, workflows.UpdateRecordReview, f.Nonce, workflows.ReviewRequest{Actor: s.actor(r), Review: in})
 	if err != nil {
 		if status := f.changeFailed(err, rowPath("actions", rows)); status != 0 {
-			s.showChange(w, r, status, "review", "Record a review", f, s.reviewPage(p))
+			s.showChange(w, r, status, "review", "Record a review", f, s.reviewPage(p, g))
 			return
 		}
 		s.renderError(w, r, err)
@@ -550,21 +557,13 @@ func professionalRowsFor(n int) int {
 	return min(max(n+2, 3), register.MaxProfessionals)
 }
 
-func rowsOf(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
-}
-
 func (s *server) professionalsForm(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.person(w, r)
 	if !ok || !s.needActive(w, r, p) {
 		return
 	}
-	rows := professionalRowsFor(len(p.Professionals))
-	f := newForm(professionalSpecs(rows), nil)
+	g := newRows(professionalRowsFor(len(p.Professionals)), register.MaxProfessionals)
+	f := newForm(professionalSpecs(len(g.Rows)), nil)
 	for i, pr := range p.Professionals {
 		pre := fmt.Sprintf("professionals[%d].", i)
 		f.Values.Set(pre+"name", pr.Name)
@@ -573,7 +572,7 @@ func (s *server) professionalsForm(w http.ResponseWriter, r *http.Request) {
 		f.Values.Set(pre+"email", pr.Email)
 		f.Values.Set(pre+"manager_email", pr.ManagerEmail)
 	}
-	s.showChange(w, r, http.StatusOK, "professionals", "Change the professionals named", f, changePage{P: p, Rows: rowsOf(rows)})
+	s.showChange(w, r, http.StatusOK, "professionals", "Change the professionals named", f, changePage{P: p, Grow: g})
 }
 
 func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
@@ -584,11 +583,14 @@ func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.needActive(w, r, p) {
 		return
 	}
-	rows, err := strconv.Atoi(r.PostForm.Get("rows"))
-	if err != nil || rows < 1 || rows > register.MaxProfessionals {
-		rows = professionalRowsFor(len(p.Professionals))
-	}
+	g, add := readRows(r.PostForm, 1, professionalRowsFor(len(p.Professionals)), register.MaxProfessionals)
+	rows := len(g.Rows)
 	f := newForm(professionalSpecs(rows), r.PostForm)
+	page := changePage{P: p, Grow: g}
+	if add {
+		s.showChange(w, r, http.StatusOK, "professionals", "Change the professionals named", f, page)
+		return
+	}
 	var list []register.Professional
 	var from []int
 	for i := range rows {
@@ -604,7 +606,6 @@ func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
 	fields := map[string]string{}
 	workflows.ValidateProfessionals(fields, "professionals", list)
 	f.failAll(fields, rowPath("professionals", from))
-	page := changePage{P: p, Rows: rowsOf(rows)}
 	if !f.ok() {
 		s.showChange(w, r, http.StatusUnprocessableEntity, "professionals", "Change the professionals named", f, page)
 		return

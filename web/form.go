@@ -326,3 +326,50 @@ func rowPath(prefix string, rows []int) func(string) string {
 		return fmt.Sprintf("%s[%d]%s", prefix, rows[i], tail)
 	}
 }
+
+// growingRows is a list of rows on a form (professionals, new actions) that
+// can grow without JavaScript: the form carries its row count in a hidden
+// field, and an "add another" submit button sends the form back to be
+// shown again with one more row, keeping everything typed.
+type growingRows struct {
+	Rows  []int
+	Max   int
+	Added int // the row just added, to put the focus in; -1 for none
+}
+
+// addRowField names the "add another" button; a request carrying it is
+// not a submission.
+const addRowField = "add_row"
+
+// readRows reads how many rows a sent form showed (def when it does not
+// say; within [least, most]) and whether the user asked for another.
+func readRows(values url.Values, least, def, most int) (g growingRows, add bool) {
+	n, err := strconv.Atoi(values.Get("rows"))
+	if err != nil {
+		n = def
+	}
+	n = min(max(n, least), most)
+	g = growingRows{Rows: rowsOf(n), Max: most, Added: -1}
+	if values.Get(addRowField) != "" && n < most {
+		g.Rows = rowsOf(n + 1)
+		g.Added = n
+		return g, true
+	}
+	return g, false
+}
+
+// newRows is a fresh form's rows.
+func newRows(n, most int) growingRows {
+	return growingRows{Rows: rowsOf(min(n, most)), Max: most, Added: -1}
+}
+
+// CanAdd reports whether another row fits.
+func (g growingRows) CanAdd() bool { return len(g.Rows) < g.Max }
+
+func rowsOf(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}

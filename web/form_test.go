@@ -179,3 +179,33 @@ func TestTemplatesParse(t *testing.T) {
 		}
 	}
 }
+
+func TestReadRows(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		q                   string
+		least, def, most    int
+		wantRows, wantAdded int
+		wantAdd             bool
+	}{
+		{"not said", "", 2, 3, 10, 3, -1, false},
+		{"as sent", "rows=5", 2, 3, 10, 5, -1, false},
+		{"add one", "rows=5&add_row=1", 2, 3, 10, 6, 5, true},
+		{"add at the limit", "rows=10&add_row=1", 2, 3, 10, 10, -1, false},
+		{"too many", "rows=999", 2, 3, 10, 10, -1, false},
+		{"too few", "rows=0", 2, 3, 10, 2, -1, false},
+		{"negative, add", "rows=-5&add_row=1", 2, 3, 10, 3, 2, true},
+		{"not a number", "rows=lots", 2, 3, 10, 3, -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.q)
+			g, add := readRows(q, tc.least, tc.def, tc.most)
+			if len(g.Rows) != tc.wantRows || g.Added != tc.wantAdded || add != tc.wantAdd || g.Max != tc.most {
+				t.Errorf("rows %d added %d add %v max %d; want %d %d %v %d", len(g.Rows), g.Added, add, g.Max, tc.wantRows, tc.wantAdded, tc.wantAdd, tc.most)
+			}
+			if g.CanAdd() != (len(g.Rows) < tc.most) {
+				t.Errorf("CanAdd %v with %d of %d rows", g.CanAdd(), len(g.Rows), tc.most)
+			}
+		})
+	}
+}

@@ -14,10 +14,14 @@ import (
 	"github.com/bsw-dsr/dsr/starter"
 )
 
-// professionalRows is how many professionals the referral form offers.
-// Without JavaScript a form cannot grow, and the coordinator can name more
-// later.
-const professionalRows = 3
+// referralRows is how many professionals the referral form offers at
+// first; a signed-in referrer can add more, up to the register's limit.
+// The public form stays at that: each showing of it is a request to a
+// rate-limited endpoint, and the coordinator can name more later.
+const referralRows = 3
+
+// selfRows are the public form's rows, which do not grow.
+func selfRows() growingRows { return newRows(referralRows, referralRows) }
 
 // Localities are the areas of the ICB, offered on the referral form.
 var Localities = []string{"Bath and North East Somerset", "Swindon", "Wiltshire"}
@@ -25,7 +29,7 @@ var Localities = []string{"Bath and North East Somerset", "Swindon", "Wiltshire"
 type referralPage struct {
 	Self         bool
 	Action       string
-	Rows         []int
+	Grow         growingRows
 	Localities   []string
 	Honeypot     string
 	Duplicate    string // the existing record, when the user may see it
@@ -34,7 +38,7 @@ type referralPage struct {
 	ParentalText string
 }
 
-func referralSpecs(self bool) []spec {
+func referralSpecs(self bool, rows int) []spec {
 	specs := []spec{
 		{Name: "person.given_name", Label: "First name", Required: "Enter the person's first name"},
 		{Name: "person.family_name", Label: "Last name", Required: "Enter the person's last name"},
@@ -67,7 +71,7 @@ func referralSpecs(self bool) []spec {
 		specs[12].Required = "Select whether the person can decide for themselves about being on the register"
 		specs[19].Required = "Select how urgent it is"
 	}
-	for i := range professionalRows {
+	for i := range rows {
 		p := fmt.Sprintf("professionals[%d].", i)
 		n := fmt.Sprintf("Professional %d's ", i+1)
 		specs = append(specs,
@@ -81,11 +85,8 @@ func referralSpecs(self bool) []spec {
 	return specs
 }
 
-func (s *server) referralPage(self bool, f *form) *referralPage {
-	p := &referralPage{Self: self, Action: "/referrals/new", Localities: Localities, Honeypot: s.mw.HoneypotField}
-	for i := range professionalRows {
-		p.Rows = append(p.Rows, i)
-	}
+func (s *server) referralPage(self bool, g growingRows) *referralPage {
+	p := &referralPage{Self: self, Action: "/referrals/new", Localities: Localities, Honeypot: s.mw.HoneypotField, Grow: g}
 	if self {
 		p.Action = "/refer"
 		p.EmailHint = "Give an email address or a phone number, or both, so the coordinator can reply"
@@ -96,7 +97,8 @@ func (s *server) referralPage(self bool, f *form) *referralPage {
 }
 
 func (s *server) referralForm(w http.ResponseWriter, r *http.Request) {
-	f := newForm(referralSpecs(false), nil)
+	g := newRows(referralRows, register.MaxProfessionals)
+	f := newForm(referralSpecs(false, len(g.Rows)), nil)
 	if u, ok := s.user(r); ok {
 		f.Values.Set("referrer.name", u.Name)
 		f.Values.Set("referrer.email", u.Email)
@@ -110,14 +112,14 @@ func (s *server) referralForm(w http.ResponseWriter, r *http.Request) {
 		f.Values.Set("professionals[0].manager_email", u.ManagerEmail)
 	}
 	f.setDate("consent.recorded_on", s.now())
-	v := s.newView(r, "Refer someone to the register", "refer", s.referralPage(false, f))
+	v := s.newView(r, "Refer someone to the register", "refer", s.referralPage(false, g))
 	v.Form = f
 	s.render(w, r, http.StatusOK, "referral", v)
 }
 
 func (s *server) selfReferralForm(w http.ResponseWriter, r *http.Request) {
-	f := newForm(referralSpecs(true), nil)
-	v := s.newView(r, "Refer yourself or someone you care for", "selfrefer", s.referralPage(true, f))
+	f := newForm(referralSpecs(true, referralRows), nil)
+	v := s.newView(r, "Refer yourself or someone you care for", "selfrefer", s.referralPage(true, selfRows()))
 	v.Form = f
 	s.render(w, r, http.StatusOK, "referral", v)
 }
@@ -132,7 +134,7 @@ func (f *form) text(name string) string {
 // problems only the form can have (a date that is not a date, a consent
 // question answered without its confirmation). It returns the request and
 // which form row each professional in it came from.
-func readReferral(f *form, self bool, now time.Time) (register.ReferralRequest, []int) {
+func readReferral(f *form, self bool, now time.Time, rowCount int) (register.ReferralRequest, []int) {
 	req := register.ReferralRequest{
 		Person: register.ReferralPerson{
 			GivenName:   f.get("person.given_name"),
@@ -188,7 +190,7 @@ func readReferral(f *form, self bool, now time.Time) (register.ReferralRequest, 
 	}
 
 	var rows []int
-	for i := range professionalRows {
+	for i := range rowCount {
 		p := fmt.Sprintf("professionals[%d].", i)
 		pr := register.Professional{Name: f.get(p + "name"), Role: f.get(p + "role"), Organisation: f.get(p + "organisation"),
 			Email: f.get(p + "email"), ManagerEmail: f.get(p + "manager_email")}
@@ -230,13 +232,20 @@ func (s *server) referralPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	f := newForm(referralSpecs(false), r.PostForm)
-	req, rows := readReferral(f, false, now)
+	g, add := readRows(r.PostForm, referralRows, referralRows, register.MaxProfessionals)
+	f := newForm(referralSpecs(false, len(g.Rows)), r.PostForm)
+	if add {
+		v := s.newView(r, "Refer someone to the register", "refer", s.referralPage(false, g))
+		v.Form = f
+		s.render(w, r, http.StatusOK, "referral", v)
+		return
+	}
+	req, rows := readReferral(f, false, now, len(g.Rows))
 	if e := register.ValidateReferral(req, now); e != nil {
 		consentMessages(e.Fields)
 		f.failAll(e.Fields, referralPaths(rows))
 	}
-	page := s.referralPage(false, f)
+	page := s.referralPage(false, g)
 	if f.ok() {
 		id, err := s.d.Referrals.Submit(r.Context(), req, s.actor(r), now, starter.Options{})
 		var e *register.Error
@@ -277,8 +286,8 @@ func (s *server) selfReferralPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	f := newForm(referralSpecs(true), r.PostForm)
-	req, rows := readReferral(f, true, now)
+	f := newForm(referralSpecs(true, referralRows), r.PostForm)
+	req, rows := readReferral(f, true, now, referralRows)
 	fields := map[string]string{}
 	if e := register.ValidateReferral(req, now); e != nil {
 		fields = e.Fields
@@ -319,7 +328,7 @@ func (s *server) selfReferralPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	v := s.newView(r, "Refer yourself or someone you care for", "selfrefer", s.referralPage(true, f))
+	v := s.newView(r, "Refer yourself or someone you care for", "selfrefer", s.referralPage(true, selfRows()))
 	v.Form = f
 	s.render(w, r, http.StatusUnprocessableEntity, "referral", v)
 }
