@@ -85,6 +85,50 @@ func (s *server) showChange(w http.ResponseWriter, r *http.Request, status int, 
 	s.render(w, r, status, tmpl, v)
 }
 
+// change is a form that changes a record, as it is shown again after a
+// submission: its template, title and page data.
+type change struct {
+	tmpl, title string
+	page        changePage
+}
+
+// update is what a change's submission sends: the workflow update, its
+// request, and how the validator's paths map onto the form's fields.
+type update struct {
+	name  string
+	req   any
+	paths func(string) string
+}
+
+// submit ends every change's POST the same way: a form with problems comes
+// back with them (422); otherwise the update is sent, a refusal is shown
+// on the form, and success goes to next, whose page confirms it.
+func (s *server) submit(w http.ResponseWriter, r *http.Request, c change, f *form, id string, u update, next string) {
+	if !f.ok() {
+		s.showChange(w, r, http.StatusUnprocessableEntity, c.tmpl, c.title, f, c.page)
+		return
+	}
+	if _, err := s.send(r.Context(), r, id, u.name, f.Nonce, u.req); err != nil {
+		if status := f.changeFailed(err, u.paths); status != 0 {
+			s.showChange(w, r, status, c.tmpl, c.title, f, c.page)
+			return
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	seeOther(w, r, next)
+}
+
+// activePerson reads a change's form and the record it changes, which must
+// be on the register; it has answered when it returns false.
+func (s *server) activePerson(w http.ResponseWriter, r *http.Request) (register.Person, bool) {
+	if !s.parse(w, r) {
+		return register.Person{}, false
+	}
+	p, ok := s.person(w, r)
+	return p, ok && s.needActive(w, r, p)
+}
+
 func (s *server) parse(w http.ResponseWriter, r *http.Request) bool {
 	if err := r.ParseForm(); err != nil {
 		s.renderError(w, r, err)
@@ -181,23 +225,11 @@ func (s *server) triagePost(w http.ResponseWriter, r *http.Request) {
 	default:
 		f.fail("decision", "required")
 	}
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "triage_form", "Decide on the referral", f, changePage{P: p})
-		return
-	}
-	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateTriage, f.Nonce, req); err != nil {
-		if status := f.changeFailed(err, nil); status != 0 {
-			s.showChange(w, r, status, "triage_form", "Decide on the referral", f, changePage{P: p})
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
+	next := "/people/" + p.ID + "?done=accepted"
 	if req.Decision == "decline" {
-		seeOther(w, r, "/triage?done=declined")
-		return
+		next = "/triage?done=declined"
 	}
-	seeOther(w, r, "/people/"+p.ID+"?done=accepted")
+	s.submit(w, r, change{"triage_form", "Decide on the referral", changePage{P: p}}, f, p.ID, update{workflows.UpdateTriage, req, nil}, next)
 }
 
 // ---- Review ----
@@ -309,11 +341,8 @@ func readActions(f *form, prefix string, rows int) ([]register.NewAction, []int)
 }
 
 func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	now := s.now()
@@ -346,20 +375,9 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 	}
 	var rows []int
 	in.Actions, rows = readActions(f, "actions", len(g.Rows))
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "review", "Record a review", f, s.reviewPage(p, g))
-		return
-	}
-	_, err := s.send(r.Context(), r, p.ID, workflows.UpdateRecordReview, f.Nonce, workflows.ReviewRequest{Actor: s.actor(r), Review: in})
-	if err != nil {
-		if status := f.changeFailed(err, rowPath("actions", rows)); status != 0 {
-			s.showChange(w, r, status, "review", "Record a review", f, s.reviewPage(p, g))
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=review")
+	s.submit(w, r, change{"review", "Record a review", s.reviewPage(p, g)}, f, p.ID,
+		update{workflows.UpdateRecordReview, workflows.ReviewRequest{Actor: s.actor(r), Review: in}, rowPath("actions", rows)},
+		"/people/"+p.ID+"?done=review")
 }
 
 // ---- Rating ----
@@ -380,11 +398,8 @@ func (s *server) ratingForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) ratingPost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(ratingSpecs(), r.PostForm)
@@ -395,19 +410,8 @@ func (s *server) ratingPost(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(req.Reason) == "" {
 		f.fail("reason", "required")
 	}
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "rating", "Change the rating", f, changePage{P: p})
-		return
-	}
-	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateChangeRating, f.Nonce, req); err != nil {
-		if status := f.changeFailed(err, nil); status != 0 {
-			s.showChange(w, r, status, "rating", "Change the rating", f, changePage{P: p})
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=rating")
+	s.submit(w, r, change{"rating", "Change the rating", changePage{P: p}}, f, p.ID,
+		update{workflows.UpdateChangeRating, req, nil}, "/people/"+p.ID+"?done=rating")
 }
 
 // ---- Actions ----
@@ -433,30 +437,16 @@ func (s *server) actionForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) actionPost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(actionSpecs("", 1), r.PostForm)
 	actions, _ := readActions(f, "", 1)
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "action", "Add an action", f, s.actionPage(p))
-		return
-	}
-	_, err := s.send(r.Context(), r, p.ID, workflows.UpdateAddActions, f.Nonce, workflows.ActionsRequest{Actor: s.actor(r), Actions: actions})
-	if err != nil {
-		one := func(path string) string { return strings.TrimPrefix(path, "actions[0].") }
-		if status := f.changeFailed(err, one); status != 0 {
-			s.showChange(w, r, status, "action", "Add an action", f, s.actionPage(p))
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=action")
+	one := func(path string) string { return strings.TrimPrefix(path, "actions[0].") }
+	s.submit(w, r, change{"action", "Add an action", s.actionPage(p)}, f, p.ID,
+		update{workflows.UpdateAddActions, workflows.ActionsRequest{Actor: s.actor(r), Actions: actions}, one},
+		"/people/"+p.ID+"?done=action")
 }
 
 func completeSpecs() []spec {
@@ -500,11 +490,8 @@ func (s *server) completeForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) completePost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	a, ok := s.openAction(w, r, p)
@@ -516,21 +503,9 @@ func (s *server) completePost(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(outcome) == "" {
 		f.fail("outcome", "required")
 	}
-	page := changePage{P: p, Action: a}
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "complete", "Mark an action as done", f, page)
-		return
-	}
 	req := workflows.CloseActionRequest{Actor: s.actor(r), ActionID: a.ID, Outcome: outcome}
-	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateCloseAction, f.Nonce, req); err != nil {
-		if status := f.changeFailed(err, nil); status != 0 {
-			s.showChange(w, r, status, "complete", "Mark an action as done", f, page)
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=completed")
+	s.submit(w, r, change{"complete", "Mark an action as done", changePage{P: p, Action: a}}, f, p.ID,
+		update{workflows.UpdateCloseAction, req, nil}, "/people/"+p.ID+"?done=completed")
 }
 
 // ---- Professionals ----
@@ -576,11 +551,8 @@ func (s *server) professionalsForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	g, add := readRows(r.PostForm, 1, professionalRowsFor(len(p.Professionals)), register.MaxProfessionals)
@@ -606,20 +578,9 @@ func (s *server) professionalsPost(w http.ResponseWriter, r *http.Request) {
 	fields := map[string]string{}
 	workflows.ValidateProfessionals(fields, "professionals", list)
 	f.failAll(fields, rowPath("professionals", from))
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "professionals", "Change the professionals named", f, page)
-		return
-	}
 	req := workflows.ProfessionalsRequest{Actor: s.actor(r), Professionals: list}
-	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateProfessionals, f.Nonce, req); err != nil {
-		if status := f.changeFailed(err, rowPath("professionals", from)); status != 0 {
-			s.showChange(w, r, status, "professionals", "Change the professionals named", f, page)
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=professionals")
+	s.submit(w, r, change{"professionals", "Change the professionals named", page}, f, p.ID,
+		update{workflows.UpdateProfessionals, req, rowPath("professionals", from)}, "/people/"+p.ID+"?done=professionals")
 }
 
 // ---- Discharge ----
@@ -637,11 +598,8 @@ func (s *server) dischargeForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) dischargePost(w http.ResponseWriter, r *http.Request) {
-	if !s.parse(w, r) {
-		return
-	}
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(dischargeSpecs(), r.PostForm)
@@ -649,18 +607,7 @@ func (s *server) dischargePost(w http.ResponseWriter, r *http.Request) {
 	if strings.TrimSpace(reason) == "" {
 		f.fail("reason", "required")
 	}
-	if !f.ok() {
-		s.showChange(w, r, http.StatusUnprocessableEntity, "discharge", "Discharge from the register", f, changePage{P: p})
-		return
-	}
 	req := workflows.DischargeRequest{Actor: s.actor(r), Reason: reason}
-	if _, err := s.send(r.Context(), r, p.ID, workflows.UpdateDischarge, f.Nonce, req); err != nil {
-		if status := f.changeFailed(err, nil); status != 0 {
-			s.showChange(w, r, status, "discharge", "Discharge from the register", f, changePage{P: p})
-			return
-		}
-		s.renderError(w, r, err)
-		return
-	}
-	seeOther(w, r, "/people/"+p.ID+"?done=discharged")
+	s.submit(w, r, change{"discharge", "Discharge from the register", changePage{P: p}}, f, p.ID,
+		update{workflows.UpdateDischarge, req, nil}, "/people/"+p.ID+"?done=discharged")
 }
