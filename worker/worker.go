@@ -89,14 +89,7 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) err
 func Run(ctx context.Context, d Deps) error {
 	// On stop, activities in flight get time to finish (a sent notice is
 	// recorded as sent) before their contexts are cancelled.
-	//
-	// Pollers scale with the backlog: after a 10,000-row import every new
-	// workflow had loaded in 95 s, against about 240 s with the SDK's two
-	// fixed pollers (BenchmarkImport10k).
-	w := sdkworker.New(d.Client, TaskQueue, sdkworker.Options{WorkerStopTimeout: 15 * time.Second,
-		WorkflowTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
-		ActivityTaskPollerBehavior: sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{}),
-	})
+	w := sdkworker.New(d.Client, TaskQueue, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	Register(w, d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
