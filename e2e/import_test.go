@@ -47,7 +47,8 @@ func TestCSVImportAndExport(t *testing.T) {
 	lapsed := good{f.row(goodRow(nhs[2], "Redlapsed", register.Red, londonDate(now, -60))), nhs[2]}
 	never := good{f.row(goodRow(nhs[3], "Greennever", register.Green, "")), nhs[3]}
 	soon := good{f.row(goodRow(nhs[4], "Redsoon", register.Red, londonDate(now, -6))), nhs[4]} // due tomorrow: within the lead
-	waiting := good{f.row(with(goodRow(nhs[5], "Waiting", register.Amber, ""), "status", "referred")), nhs[5]}
+	// Waiting three weeks in the spreadsheet for a decision.
+	waiting := good{f.row(with(goodRow(nhs[5], "Waiting", register.Amber, ""), "status", "referred", "referred_on", londonDate(now, -21))), nhs[5]}
 	gone := good{f.row(with(goodRow(nhs[6], "Gone", register.Blue, londonDate(now, -400)), "status", "Discharged")), nhs[6]}
 	odd := good{f.row(with(goodRow(nhs[7], "Zoë O'Brien 😀", register.Amber, "2026-01-05"),
 		"family_name", "'; DROP TABLE people; --", "address", "Flat 2\r\n\"The Mill\"",
@@ -152,6 +153,13 @@ func TestCSVImportAndExport(t *testing.T) {
 	if p := get(waiting.nhs); p.Status != register.Referred || p.Rating != "" || p.ProposedRAG != register.Amber || p.NextReviewDue != nil {
 		t.Errorf("referred row: %s rating %q proposed %q due %v", p.Status, p.Rating, p.ProposedRAG, p.NextReviewDue)
 	}
+	// It keeps its referral date; everyone imported has the import's time.
+	if p := get(waiting.nhs); p.ReferredAt.In(register.London).Format("02/01/2006") != londonDate(now, -21) || p.ImportedAt == nil || p.ImportedAt.Before(now) {
+		t.Errorf("referred row: referred at %v, imported at %v", p.ReferredAt, p.ImportedAt)
+	}
+	if p := get(amber.nhs); p.ImportedAt == nil || !p.ReferredAt.Equal(*p.ImportedAt) {
+		t.Errorf("a row without a referral date: referred at %v, imported at %v", p.ReferredAt, p.ImportedAt)
+	}
 	if p := get(gone.nhs); p.Status != register.Discharged || p.ClosedAt == nil {
 		t.Errorf("discharged row: %s", p.Status)
 	}
@@ -182,6 +190,15 @@ func TestCSVImportAndExport(t *testing.T) {
 		if sched.Status != p.Status || (p.NextReviewDue == nil) != (sched.NextReviewDue == nil) ||
 			(p.NextReviewDue != nil && !sched.NextReviewDue.Equal(*p.NextReviewDue)) {
 			t.Errorf("line %d: workflow schedule %+v, record %s due %v", g.line, sched, p.Status, p.NextReviewDue)
+		}
+		// The referral that waited three weeks is overdue by the policy, but
+		// its triage-overdue notice comes the full triage time after the
+		// import, not the moment it is imported.
+		if g == waiting {
+			if len(sched.Pending) != 1 || sched.Pending[0].Kind != register.TriageOverdue ||
+				!sched.Pending[0].At.Equal(p.ImportedAt.Add(timing.TriageWithin)) {
+				t.Errorf("waiting referral's pending notices %+v, want triage-overdue at %v", sched.Pending, p.ImportedAt.Add(timing.TriageWithin))
+			}
 		}
 	}
 	// No thundering herd: the only notice is the referral made through the
@@ -278,7 +295,7 @@ func TestCSVImportAndExport(t *testing.T) {
 			continue
 		}
 		if !reflect.DeepEqual(in.Referral, ex.Referral) || in.Status != ex.Status || in.Rating != ex.Rating ||
-			!reflect.DeepEqual(in.LastReview, ex.LastReview) {
+			!reflect.DeepEqual(in.LastReview, ex.LastReview) || (in.ReferredOn != nil && !reflect.DeepEqual(in.ReferredOn, ex.ReferredOn)) {
 			t.Errorf("line %d does not round-trip:\n in  %+v %s %s %v\n out %+v %s %s %v", g.line,
 				in.Referral, in.Status, in.Rating, in.LastReview, ex.Referral, ex.Status, ex.Rating, ex.LastReview)
 		}

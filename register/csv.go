@@ -35,6 +35,10 @@ import (
 //	consent_details
 //	rag *                      red, amber, green or blue (any case)
 //	status                     active (the default), referred, discharged or declined
+//	referred_on                a date, as date_of_birth: when the person was referred (the
+//	                           import, when empty); a referral still waiting for a decision
+//	                           shows how long it has waited, and its triage-overdue notice
+//	                           comes the full triage time after the import
 //	last_review_date           a date, as date_of_birth; the next review is planned from it
 //	current_issues             free text
 //	tried
@@ -73,6 +77,7 @@ const (
 	colConsentDetails    = "consent_details"
 	colRAG               = "rag"
 	colStatus            = "status"
+	colReferredOn        = "referred_on"
 	colLastReviewDate    = "last_review_date"
 	colCurrentIssues     = "current_issues"
 	colTried             = "tried"
@@ -87,7 +92,7 @@ const (
 var personColumns = []string{
 	colGivenName, colFamilyName, colDateOfBirth, colNHSNumber, colAddress, colPostcode, colLocality,
 	colConsentBasis, colConsentRecordedOn, colConsentRecordedBy, colConsentDetails,
-	colRAG, colStatus, colLastReviewDate, colCurrentIssues, colTried, colCouldHelp,
+	colRAG, colStatus, colReferredOn, colLastReviewDate, colCurrentIssues, colTried, colCouldHelp,
 	colReferrerName, colReferrerEmail, colReferrerOrg, colReferrerPhone, colReferrerRelation,
 }
 
@@ -126,6 +131,9 @@ type CSVRow struct {
 	// the proposed one (Referral.ProposedRAG holds it too).
 	Rating Rating
 	Status Status
+	// ReferredOn is the start (00:00 London time) of the referral date,
+	// nil when the row has none.
+	ReferredOn *time.Time
 	// LastReview is the start (00:00 London time) of the last review date,
 	// nil when the row has none.
 	LastReview *time.Time
@@ -139,13 +147,17 @@ type CSVRow struct {
 func (r CSVRow) OK() bool { return len(r.Problems) == 0 }
 
 // ToPerson returns the record the row describes, as ReferralRequest.ToPerson
-// with the row's status, rating and last review; nothing the register
-// assigns (id, times) is set.
+// with the row's status, rating, referral date (ReferredAt, zero when the
+// row has none) and last review; nothing else the register assigns (id,
+// times) is set.
 func (r CSVRow) ToPerson() Person {
 	p := r.Referral.ToPerson()
 	p.Status = r.Status
 	if r.Status != Referred {
 		p.Rating = r.Rating
+	}
+	if r.ReferredOn != nil {
+		p.ReferredAt = *r.ReferredOn
 	}
 	p.LastReviewAt = r.LastReview
 	return p
@@ -395,20 +407,27 @@ func (c *CSVReader) row(line int, rec []string) CSVRow {
 		}
 	}
 
-	var lastReview *time.Time
-	if s := date(colLastReviewDate); s != "" && problems[colLastReviewDate] == "" {
+	// A past date: not in the future, not before the person was born.
+	pastDate := func(name string) *time.Time {
+		s := date(name)
+		if s == "" || problems[name] != "" {
+			return nil
+		}
 		d, _ := parseISODate(s)
 		dob, dobOK := parseISODate(req.Person.DateOfBirth)
 		switch {
 		case d.After(civil(c.now)):
-			problems[colLastReviewDate] = "must not be in the future"
+			problems[name] = "must not be in the future"
 		case dobOK && d.Before(dob):
-			problems[colLastReviewDate] = "must not be before the date of birth"
+			problems[name] = "must not be before the date of birth"
 		default:
 			t := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, London)
-			lastReview = &t
+			return &t
 		}
+		return nil
 	}
+	referredOn := pastDate(colReferredOn)
+	lastReview := pastDate(colLastReviewDate)
 
 	nhs := req.Person.NHSNumber
 	if problems[colNHSNumber] == "" {
@@ -419,7 +438,7 @@ func (c *CSVReader) row(line int, rec []string) CSVRow {
 		}
 	}
 
-	return CSVRow{Line: line, Referral: req, Rating: req.ProposedRAG, Status: status, LastReview: lastReview, Problems: problems}
+	return CSVRow{Line: line, Referral: req, Rating: req.ProposedRAG, Status: status, ReferredOn: referredOn, LastReview: lastReview, Problems: problems}
 }
 
 // csvColumnOf turns a ValidateReferral field path into the CSV column that
@@ -533,14 +552,17 @@ func (c *CSVWriter) Write(p Person) error {
 	if rag == "" {
 		rag = p.ProposedRAG
 	}
-	var lastReview string
+	var referredOn, lastReview string
+	if !p.ReferredAt.IsZero() {
+		referredOn = p.ReferredAt.In(London).Format(time.DateOnly)
+	}
 	if p.LastReviewAt != nil {
 		lastReview = p.LastReviewAt.In(London).Format(time.DateOnly)
 	}
 	rec := []string{
 		p.GivenName, p.FamilyName, p.DateOfBirth, FormatNHS(p.NHSNumber), p.Address, p.Postcode, p.Locality,
 		string(p.Consent.Basis), p.Consent.RecordedOn, p.Consent.RecordedBy, p.Consent.Details,
-		string(rag), string(p.Status), lastReview, p.CurrentIssues, p.Tried, p.CouldHelp,
+		string(rag), string(p.Status), referredOn, lastReview, p.CurrentIssues, p.Tried, p.CouldHelp,
 		p.Referrer.Name, p.Referrer.Email, p.Referrer.Organisation, p.Referrer.Phone, p.Referrer.Relationship,
 	}
 	for n := 0; n < c.profs; n++ {

@@ -235,15 +235,15 @@ func TestCSVFormulaGuard(t *testing.T) {
 func TestCSVRoundTrip(t *testing.T) {
 	in := csvLines(
 		"nhs_number,given_name,family_name,date_of_birth,address,postcode,locality,consent_basis,consent_recorded_on,consent_recorded_by,consent_details,"+
-			"rag,status,last_review_date,current_issues,tried,could_help,referrer_name,referrer_email,referrer_organisation,referrer_phone,"+
+			"rag,status,referred_on,last_review_date,current_issues,tried,could_help,referrer_name,referrer_email,referrer_organisation,referrer_phone,"+
 			"professional1_name,professional1_role,professional1_organisation,professional1_email,professional1_manager_email,"+
 			"professional2_name,professional2_email,professional3_name,professional3_email",
 		`943 476 5919,Zoë,O'Brien,04/03/2001,"1 High St
 Swindon",sn1 1aa,Swindon,Best interest decision,01/06/2026,Ann,"Capacity assessed; ""lacks capacity""",`+
-			`amber,active,20/05/2026,"=HYPERLINK(""http://evil.example"")","'; DROP TABLE people;--",<b>respite</b>,Dr Ann,ANN@NHS.example,CTPLD,+44 1793 000000,`+
+			`amber,active,10/02/2026,20/05/2026,"=HYPERLINK(""http://evil.example"")","'; DROP TABLE people;--",<b>respite</b>,Dr Ann,ANN@NHS.example,CTPLD,+44 1793 000000,`+
 			`Bob,Social worker,Swindon BC,bob@x.example,boss@x.example,Cat,cat@x.example,Dee,dee@x.example`,
-		`9434765870,Sam,Ng,2012-02-29,,,,parental_responsibility,2026-01-05,Mum,,red,referred,,-,,,,,,,Eve,,,eve@y.example,,,,,`,
-		`4000000020,Al,Ng,1950-12-31,,,,informed_consent,2026-01-05,Al,,green,discharged,2025-12-01,,,,,,,,Eve,,,eve@y.example,,,,,`,
+		`9434765870,Sam,Ng,2012-02-29,,,,parental_responsibility,2026-01-05,Mum,,red,referred,,,-,,,,,,,Eve,,,eve@y.example,,,,,`,
+		`4000000020,Al,Ng,1950-12-31,,,,informed_consent,2026-01-05,Al,,green,discharged,2025-01-02,2025-12-01,,,,,,,,Eve,,,eve@y.example,,,,,`,
 	)
 	first, err := ParseRegisterCSV(strings.NewReader(in), testNow)
 	if err != nil {
@@ -258,6 +258,9 @@ Swindon",sn1 1aa,Swindon,Best interest decision,01/06/2026,Ann,"Capacity assesse
 	}
 	if people[1].Rating != "" || people[1].ProposedRAG != Red || people[0].Rating != Amber {
 		t.Errorf("ToPerson ratings: %+v", people[:2])
+	}
+	if want := time.Date(2026, 2, 10, 0, 0, 0, 0, London); !people[0].ReferredAt.Equal(want) || !people[1].ReferredAt.IsZero() {
+		t.Errorf("ToPerson referral dates: %v, %v; want %v and none", people[0].ReferredAt, people[1].ReferredAt, want)
 	}
 
 	var out bytes.Buffer
@@ -415,4 +418,37 @@ func FuzzParseRegisterCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCSVReferredOn(t *testing.T) {
+	header := shortHeader + ",status,referred_on"
+	good := "Zoë,Smith,2001-03-04,943 476 5919,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example,referred,"
+	for _, tc := range []struct {
+		name, cell, problem string
+		want                time.Time
+	}{
+		{"none", "", "", time.Time{}},
+		{"ISO", "2026-05-20", "", time.Date(2026, 5, 20, 0, 0, 0, 0, London)},
+		{"UK order", "20/05/2026", "", time.Date(2026, 5, 20, 0, 0, 0, 0, London)},
+		{"today", "15/06/2026", "", time.Date(2026, 6, 15, 0, 0, 0, 0, London)},
+		{"in the future", "16/06/2026", "future", time.Time{}},
+		{"before birth", "03/03/2001", "date of birth", time.Time{}},
+		{"US order", "05/20/2026", "DD/MM/YYYY", time.Time{}},
+		{"words", "last spring", "DD/MM/YYYY", time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header, good+tc.cell)), testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rows[0]
+			if !strings.Contains(r.Problems["referred_on"], tc.problem) || (tc.problem == "") != r.OK() {
+				t.Fatalf("problems %v, want referred_on to mention %q", r.Problems, tc.problem)
+			}
+			got := r.ToPerson().ReferredAt
+			if !got.Equal(tc.want) {
+				t.Errorf("referred at %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -94,6 +94,10 @@ type State struct {
 	Status     Status    `json:"status"`
 	Rating     Rating    `json:"rating,omitempty"`
 	ReferredAt time.Time `json:"referred_at"`
+	// TriageFrom, when later than ReferredAt, starts the triage deadline's
+	// clock instead: a referral imported from the spreadsheet, which may
+	// have waited there for weeks, gets the full time from its import.
+	TriageFrom time.Time `json:"triage_from,omitzero"`
 	// LastReviewAt anchors the review clock: the last review held, or the
 	// acceptance onto the register.
 	LastReviewAt time.Time `json:"last_review_at"`
@@ -165,8 +169,11 @@ func (t Timing) actionRungs(a ActionState) []Notice {
 	return ns
 }
 
-func (t Timing) triageRungs(referredAt time.Time) []Notice {
+func (t Timing) triageRungs(referredAt, from time.Time) []Notice {
 	due := referredAt.Add(t.TriageWithin)
+	if from.After(referredAt) {
+		due = from.Add(t.TriageWithin)
+	}
 	return []Notice{{Kind: TriageOverdue, Occasion: occasionOf(referredAt), DueAt: due, At: due}}
 }
 
@@ -182,7 +189,7 @@ func (t Timing) ladders(s *State) []struct {
 	var out []lr
 	switch s.Status {
 	case Referred:
-		out = append(out, lr{&s.Triage, t.triageRungs(s.ReferredAt)})
+		out = append(out, lr{&s.Triage, t.triageRungs(s.ReferredAt, s.TriageFrom)})
 	case Active:
 		if !s.ReviewDue.IsZero() {
 			out = append(out, lr{&s.Review, t.reviewRungs(s.ReviewDue)})

@@ -127,6 +127,28 @@ func TestPlanTriage(t *testing.T) {
 	}
 }
 
+// A referral imported from the spreadsheet keeps its real referral date,
+// weeks back, but its triage-overdue notice comes the full triage time
+// after the import, under the same occasion (the referral).
+func TestPlanTriageFromImport(t *testing.T) {
+	tm := testTiming()
+	imported := t0.Add(30 * day)
+	s := State{PersonID: "p1", Status: Referred, ReferredAt: t0, TriageFrom: imported, Announced: true}
+	p := tm.PlanAt(s, imported)
+	if len(p.Send)+len(p.Skip) != 0 || !p.Wake.Equal(imported.Add(5*day)) {
+		t.Fatalf("plan at import: %+v", p)
+	}
+	p = tm.PlanAt(s, imported.Add(5*day))
+	if len(p.Send) != 1 || p.Send[0].Kind != TriageOverdue || p.Send[0].Occasion != occasionOf(t0) || !p.Send[0].DueAt.Equal(imported.Add(5*day)) {
+		t.Fatalf("plan at the deadline: %+v", p)
+	}
+	// An earlier TriageFrom changes nothing: the referral's own clock runs.
+	s.TriageFrom = t0.Add(-day)
+	if p := tm.PlanAt(s, t0); !p.Wake.Equal(t0.Add(5 * day)) {
+		t.Fatalf("TriageFrom before the referral: %+v", p)
+	}
+}
+
 func TestPlanClosedHasNothing(t *testing.T) {
 	tm := testTiming()
 	for _, st := range []Status{Discharged, Declined} {

@@ -104,25 +104,28 @@ const (
 // the database holds. Personal data lives here and in PostgreSQL only, never
 // in workflow state.
 type Person struct {
-	ID            string          `json:"id"`
-	Episode       int             `json:"episode"`
-	Status        Status          `json:"status"`
-	Rating        Rating          `json:"rag,omitempty"`
-	ProposedRAG   Rating          `json:"proposed_rag,omitempty"`
-	GivenName     string          `json:"given_name"`
-	FamilyName    string          `json:"family_name"`
-	DateOfBirth   string          `json:"date_of_birth"` // YYYY-MM-DD
-	NHSNumber     string          `json:"nhs_number"`    // 10 digits, normalised
-	Address       string          `json:"address"`
-	Postcode      string          `json:"postcode"`
-	Locality      string          `json:"locality"`
-	Referrer      Referrer        `json:"referrer"`
-	Consent       Consent         `json:"consent"`
-	SelfReferral  bool            `json:"self_referral"`
-	CurrentIssues string          `json:"current_issues"`
-	Tried         string          `json:"tried"`
-	CouldHelp     string          `json:"could_help"`
-	ReferredAt    time.Time       `json:"referred_at"`
+	ID            string    `json:"id"`
+	Episode       int       `json:"episode"`
+	Status        Status    `json:"status"`
+	Rating        Rating    `json:"rag,omitempty"`
+	ProposedRAG   Rating    `json:"proposed_rag,omitempty"`
+	GivenName     string    `json:"given_name"`
+	FamilyName    string    `json:"family_name"`
+	DateOfBirth   string    `json:"date_of_birth"` // YYYY-MM-DD
+	NHSNumber     string    `json:"nhs_number"`    // 10 digits, normalised
+	Address       string    `json:"address"`
+	Postcode      string    `json:"postcode"`
+	Locality      string    `json:"locality"`
+	Referrer      Referrer  `json:"referrer"`
+	Consent       Consent   `json:"consent"`
+	SelfReferral  bool      `json:"self_referral"`
+	CurrentIssues string    `json:"current_issues"`
+	Tried         string    `json:"tried"`
+	CouldHelp     string    `json:"could_help"`
+	ReferredAt    time.Time `json:"referred_at"`
+	// ImportedAt is when the person came in from the register spreadsheet;
+	// nil for a referral made here.
+	ImportedAt    *time.Time      `json:"imported_at,omitempty"`
 	AcceptedAt    *time.Time      `json:"accepted_at,omitempty"`
 	ClosedAt      *time.Time      `json:"closed_at,omitempty"`
 	CloseReason   string          `json:"close_reason,omitempty"`

@@ -286,7 +286,10 @@ func (im *importer) summary(elapsed time.Duration) Summary {
 func (im *importer) one(ctx context.Context, row register.CSVRow) error {
 	p := row.ToPerson()
 	p.ID = uuid.NewString()
-	p.ReferredAt = im.now
+	p.ImportedAt = &im.now
+	if p.ReferredAt.IsZero() || p.ReferredAt.After(im.now) {
+		p.ReferredAt = im.now // no date, or today's before now
+	}
 	spread := false
 	switch p.Status {
 	case register.Active:
@@ -348,7 +351,8 @@ func (im *importer) one(ctx context.Context, row register.CSVRow) error {
 // comes out of LoadState already announced: the referral is not new (it
 // waits in the spreadsheet), so coordinators get no referral-received
 // notice per imported row, whichever start (this one or the reconciler's)
-// reaches Temporal first; the triage deadline runs from the import.
+// reaches Temporal first; the triage deadline runs from the import, though
+// the row's referral date (which may be weeks back) is kept and shown.
 func (im *importer) start(ctx context.Context, personID string) error {
 	st, err := im.d.Store.LoadState(ctx, personID)
 	if err != nil {

@@ -20,8 +20,9 @@ const ImportedReason = "imported from the register spreadsheet"
 // row describes them (status, rating, last review), with the next review
 // already planned (p.NextReviewDue), the professionals, a rating history
 // entry and an audit 'create' entry, in one transaction. p.ID, p.ReferredAt
-// and, for an active person, p.AcceptedAt must be set; importKey says where
-// the row came from (run and line).
+// (the referral date the row gives, or the import), p.ImportedAt and, for
+// an active person, p.AcceptedAt must be set; importKey says where the row
+// came from (run and line).
 //
 // A spreadsheet never overrides the register: when any record with that
 // NHS number exists (open or closed, imported or referred), nothing is
@@ -34,6 +35,10 @@ func (s *Store) CreateImported(ctx context.Context, p register.Person, importKey
 	if !p.Status.Valid() {
 		return fmt.Errorf("store: import: unknown status %q", p.Status)
 	}
+	if p.ImportedAt == nil || importKey == "" {
+		return errors.New("store: import: the import time and key are required")
+	}
+	importedAt := *p.ImportedAt
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin import: %w", err)
@@ -64,15 +69,15 @@ func (s *Store) CreateImported(ctx context.Context, p register.Person, importKey
 		referrer_name, referrer_email, referrer_org, referrer_phone, referrer_relationship, self_referral,
 		consent_basis, consent_recorded_on, consent_recorded_by, consent_details,
 		current_issues, tried, could_help, referred_at, accepted_at, closed_at, close_reason,
-		last_review_at, next_review_due, import_key)
-		SELECT $1,$2,1,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,false,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,NULLIF($30,'')
+		last_review_at, next_review_due, import_key, imported_at)
+		SELECT $1,$2,1,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,false,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,$28,$29,$30,$31
 		WHERE NOT EXISTS (SELECT 1 FROM people WHERE nhs_number = $2)`,
 		p.ID, p.NHSNumber, string(p.Status), rating, proposed,
 		p.GivenName, p.FamilyName, p.DateOfBirth, p.Address, p.Postcode, p.Locality,
 		p.Referrer.Name, p.Referrer.Email, p.Referrer.Organisation, p.Referrer.Phone, p.Referrer.Relationship,
 		string(p.Consent.Basis), p.Consent.RecordedOn, p.Consent.RecordedBy, p.Consent.Details,
 		p.CurrentIssues, p.Tried, p.CouldHelp, p.ReferredAt, p.AcceptedAt, closedAt, closeReason,
-		p.LastReviewAt, p.NextReviewDue, importKey)
+		p.LastReviewAt, p.NextReviewDue, importKey, importedAt)
 	br := tx.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
@@ -103,7 +108,7 @@ func (s *Store) CreateImported(ctx context.Context, p register.Person, importKey
 	}
 	if p.Rating != "" {
 		b.Queue(`INSERT INTO rating_history (person_id, from_rating, to_rating, reason, changed_by, changed_at)
-			VALUES ($1, NULL, $2, $3, $4, $5)`, p.ID, string(p.Rating), ImportedReason, nullUser(actor), p.ReferredAt)
+			VALUES ($1, NULL, $2, $3, $4, $5)`, p.ID, string(p.Rating), ImportedReason, nullUser(actor), importedAt)
 	}
 	detail := ImportedReason
 	if importKey != "" {

@@ -46,7 +46,7 @@ const personColumns = `p.id::text, p.episode, p.status, coalesce(p.rating,''), c
 	p.referrer_name, p.referrer_email, p.referrer_org, p.referrer_phone, p.referrer_relationship, p.self_referral,
 	p.consent_basis, to_char(p.consent_recorded_on,'YYYY-MM-DD'), p.consent_recorded_by, p.consent_details,
 	p.current_issues, p.tried, p.could_help, p.referred_at, p.accepted_at, p.closed_at, p.close_reason,
-	p.last_review_at, p.next_review_due`
+	p.last_review_at, p.next_review_due, p.imported_at`
 
 func scanPerson(row pgx.Row) (register.Person, error) {
 	var p register.Person
@@ -56,7 +56,7 @@ func scanPerson(row pgx.Row) (register.Person, error) {
 		&p.Referrer.Name, &p.Referrer.Email, &p.Referrer.Organisation, &p.Referrer.Phone, &p.Referrer.Relationship, &p.SelfReferral,
 		&basis, &p.Consent.RecordedOn, &p.Consent.RecordedBy, &p.Consent.Details,
 		&p.CurrentIssues, &p.Tried, &p.CouldHelp, &p.ReferredAt, &p.AcceptedAt, &p.ClosedAt, &p.CloseReason,
-		&p.LastReviewAt, &p.NextReviewDue)
+		&p.LastReviewAt, &p.NextReviewDue, &p.ImportedAt)
 	p.Status, p.Rating, p.ProposedRAG, p.Consent.Basis = register.Status(status), register.Rating(rating), register.Rating(proposed), register.ConsentBasis(basis)
 	return p, err
 }
@@ -239,12 +239,13 @@ func (s *Store) ListPeople(ctx context.Context, v register.Actor, f ListFilter) 
 func (s *Store) LoadState(ctx context.Context, id string) (register.State, error) {
 	st := register.State{PersonID: id}
 	var status, rating string
-	var last, due, accepted *time.Time
+	var last, due, accepted, imported *time.Time
 	// An imported referral was never a new referral: nobody is told of it
-	// again, whichever start (import or reconciler) reaches Temporal first.
+	// again, whichever start (import or reconciler) reaches Temporal first;
+	// its triage deadline runs from the import.
 	err := s.Pool.QueryRow(ctx, `SELECT status, coalesce(rating,''), referred_at, accepted_at, last_review_at, next_review_due,
-		import_key IS NOT NULL
-		FROM people WHERE id = $1`, id).Scan(&status, &rating, &st.ReferredAt, &accepted, &last, &due, &st.Announced)
+		import_key IS NOT NULL, imported_at
+		FROM people WHERE id = $1`, id).Scan(&status, &rating, &st.ReferredAt, &accepted, &last, &due, &st.Announced, &imported)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, register.NotFound("person")
 	}
@@ -253,6 +254,9 @@ func (s *Store) LoadState(ctx context.Context, id string) (register.State, error
 	}
 	st.Status, st.Rating = register.Status(status), register.Rating(rating)
 	st.ReferredAt = st.ReferredAt.UTC()
+	if imported != nil && imported.After(st.ReferredAt) {
+		st.TriageFrom = imported.UTC()
+	}
 	switch {
 	case last != nil:
 		st.LastReviewAt = last.UTC()

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bsw-dsr/dsr/api"
 	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
 )
@@ -680,3 +682,30 @@ func TestDevMailPages(t *testing.T) {
 }
 
 func ratingTitle(k string) string { return strings.ToUpper(k[:1]) + k[1:] }
+
+// A referral imported from the spreadsheet after three weeks waiting there
+// shows that wait in the triage queue, and its record says it was imported.
+func TestImportedReferralShowsItsRealWait(t *testing.T) {
+	s := newSite(t)
+	ctx := context.Background()
+	referred := time.Now().In(register.London).AddDate(0, 0, -21)
+	file := strings.Join([]string{
+		strings.Join(register.CSVHeader(1), ","),
+		strings.Join([]string{"Ivy", "Imported", "1990-04-01", nhsNumber(950), "", "", "Swindon",
+			"informed_consent", "2026-01-02", "Pat Nurse", "", "amber", "referred", referred.Format(time.DateOnly), "",
+			"placement under strain", "", "", "Rhi Referrer", "", "", "", "",
+			"Pat Nurse", "", "", "pat@example.org", ""}, ","),
+	}, "\n") + "\n"
+	sum, err := starter.Import(ctx, starter.Deps{Store: s.store, Temporal: s.client, Timing: s.cfg.Timing, Logger: slog.New(slog.DiscardHandler)},
+		strings.NewReader(file), starter.ImportOptions{})
+	if err != nil || sum.Imported != 1 {
+		t.Fatalf("import: %+v, %v", sum, err)
+	}
+	b := s.as(t, "coord@example.org")
+	p := must(t, b.get("/triage"), http.StatusOK, "Ivy", "21 days", "Overdue")
+	id := regexp.MustCompile(`/people/([0-9a-f-]{36})/triage`).FindStringSubmatch(p.body)
+	if id == nil {
+		t.Fatalf("no triage link:\n%s", clip(p.body))
+	}
+	must(t, b.get("/people/"+id[1]), http.StatusOK, referred.Format("2 Jan 2006")+" by Rhi Referrer", "Imported from the register spreadsheet on")
+}
