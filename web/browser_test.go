@@ -318,7 +318,9 @@ func TestBrowserReferTriageReview(t *testing.T) {
 	c.open("/refer")
 	c.check("self-referral-form")
 
-	// The coordinator accepts the referral as red.
+	// The coordinator accepts the referral as red. The review after it is
+	// held on the day the form offers: both on the same day.
+	clearOfMidnight(t, 5*time.Minute)
 	signInAs(c, "Cora Ordinator")
 	c.open("/triage")
 	c.check("triage-queue")

@@ -302,3 +302,64 @@ func must(t *testing.T, p page, status int, texts ...string) page {
 	}
 	return p
 }
+
+// clearOfMidnight waits, when London's next midnight is less than need
+// away, until it has passed. A test that takes today's date from the clock
+// and sends it in a form, which the server reads by its own clock, must
+// not straddle a day: "today" would have become yesterday (a review held at
+// midday yesterday, before the acceptance minutes ago, is refused), and
+// "this month" last month.
+func clearOfMidnight(t *testing.T, need time.Duration) {
+	t.Helper()
+	if wait := untilMidnightIfWithin(time.Now(), need); wait > 0 {
+		t.Logf("London's midnight is %v away: waiting for it to pass", wait.Round(time.Millisecond))
+		time.Sleep(wait)
+	}
+}
+
+// untilMidnightIfWithin is how long from now until a second after London's
+// next midnight, when that midnight is less than need away; else 0.
+func untilMidnightIfWithin(now time.Time, need time.Duration) time.Duration {
+	l := now.In(register.London)
+	y, m, d := l.Date()
+	midnight := time.Date(y, m, d+1, 0, 0, 0, 0, register.London)
+	if left := midnight.Sub(now); left < need {
+		return left + time.Second
+	}
+	return 0
+}
+
+func TestUntilMidnightIfWithin(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04:05", s, register.London)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		now  string
+		need time.Duration
+		want time.Duration
+	}{
+		{"2026-06-10 12:00:00", 5 * time.Minute, 0},
+		{"2026-06-10 23:54:59", 5 * time.Minute, 0},
+		{"2026-06-10 23:55:01", 5 * time.Minute, 4*time.Minute + 60*time.Second},
+		{"2026-06-10 23:59:59", 5 * time.Minute, 2 * time.Second},
+		{"2026-06-11 00:00:00", 5 * time.Minute, 0},
+		{"2026-01-31 23:58:00", 5 * time.Minute, 2*time.Minute + time.Second}, // month end
+		{"2026-12-31 23:59:00", 5 * time.Minute, time.Minute + time.Second},   // year end
+		// The clocks change at 01:00 UTC: London's midnight is no
+		// different on those days.
+		{"2026-03-28 23:58:00", 5 * time.Minute, 2*time.Minute + time.Second},
+		{"2026-10-24 23:58:00", 5 * time.Minute, 2*time.Minute + time.Second},
+	} {
+		if got := untilMidnightIfWithin(at(tc.now), tc.need); got != tc.want {
+			t.Errorf("%s: wait %v, want %v", tc.now, got, tc.want)
+		}
+	}
+	// London's midnight, not UTC's: 23:30 UTC in summer is 00:30 in London.
+	if got := untilMidnightIfWithin(time.Date(2026, 6, 10, 23, 58, 0, 0, time.UTC), 5*time.Minute); got != 0 {
+		t.Errorf("UTC's midnight taken for London's: wait %v", got)
+	}
+}

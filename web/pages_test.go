@@ -462,17 +462,18 @@ func TestTriageQueueAndDecision(t *testing.T) {
 }
 
 func TestReviewWithActionsAndCompletingThem(t *testing.T) {
+	clearOfMidnight(t, 2*time.Minute) // the review is held "today"
 	s := newSite(t)
 	ctx := context.Background()
 	id := s.refer("Rev", "Iewed", nhsNumber(400), "pat@example.org")
 	s.accept(id, register.Amber)
 	b := s.as(t, "pat@example.org")
 	p := must(t, b.get("/people/"+id+"/review"), http.StatusOK, "Record a review", "The rating now is Amber", "Named on the record: pat@example.org")
-	due := time.Now().In(register.London).AddDate(0, 0, 14)
+	today := time.Now().In(register.London) // one reading: three could straddle a month's end
+	due := today.AddDate(0, 0, 14)
 	f := url.Values{
-		"held_at-day": {fmt.Sprint(time.Now().In(register.London).Day())}, "held_at-month": {fmt.Sprint(int(time.Now().In(register.London).Month()))},
-		"held_at-year": {fmt.Sprint(time.Now().In(register.London).Year())},
-		"rag":          {"red"}, "current_issues": {"Crisis at home"}, "tried": {"Respite"}, "could_help": {"Intensive support"},
+		"held_at-day": {fmt.Sprint(today.Day())}, "held_at-month": {fmt.Sprint(int(today.Month()))}, "held_at-year": {fmt.Sprint(today.Year())},
+		"rag": {"red"}, "current_issues": {"Crisis at home"}, "tried": {"Respite"}, "could_help": {"Intensive support"},
 		"notes": {"<script>bad()</script>"}, "needs": {"respite", "intensive_support"},
 		"actions[0].description": {"Arrange a community CTR"}, "actions[0].owner_email": {"pat@example.org"},
 		"actions[0].due-day": {fmt.Sprint(due.Day())}, "actions[0].due-month": {fmt.Sprint(int(due.Month()))}, "actions[0].due-year": {fmt.Sprint(due.Year())},
@@ -534,7 +535,7 @@ func TestRatingActionProfessionalsAndDischargeForms(t *testing.T) {
 	must(t, pat.post("/people/"+id+"/actions/new", url.Values{"description": {"Call"}, "owner_email": {"not an email"},
 		"due-day": {"1"}, "due-month": {"1"}, "due-year": {"2020"}}), http.StatusUnprocessableEntity,
 		"Owner's email address is not an email address", "Due date must be in the future")
-	next := time.Now().AddDate(0, 1, 0)
+	next := time.Now().In(register.London).AddDate(0, 0, 30)
 	p = pat.post("/people/"+id+"/actions/new", url.Values{"description": {"Call the GP"}, "owner_email": {"PAT@example.org"},
 		"due-day": {fmt.Sprint(next.Day())}, "due-month": {fmt.Sprint(int(next.Month()))}, "due-year": {fmt.Sprint(next.Year())}}).must(t, http.StatusSeeOther)
 	must(t, pat.get(p.location()), http.StatusOK, "Action added", "Call the GP")
@@ -584,6 +585,7 @@ func TestRecordShowsScheduleAndNotices(t *testing.T) {
 }
 
 func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
+	clearOfMidnight(t, 2*time.Minute) // the page's months end with this one
 	s := newSite(t)
 	for i := range 6 {
 		id := s.refer(fmt.Sprint("Quentinname", i), "Reportperson", nhsNumber(700+i), "pat@example.org")
