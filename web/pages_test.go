@@ -432,7 +432,7 @@ func TestTriageQueueAndDecision(t *testing.T) {
 	ctx := context.Background()
 	older := s.refer("Olive", "Older", nhsNumber(300), "pat@example.org")
 	newer := s.refer("Nina", "Newer", nhsNumber(301), "pat@example.org")
-	if _, err := s.store.Pool.Exec(ctx, `UPDATE people SET referred_at = now() - interval '6 days' WHERE id = $1`, older); err != nil {
+	if _, err := s.store.Pool.Exec(ctx, `UPDATE people SET referred_at = now() - interval '144 hours' WHERE id = $1`, older); err != nil {
 		t.Fatal(err)
 	}
 	s.as(t, "pat@example.org").get("/triage").must(t, http.StatusForbidden)
