@@ -35,6 +35,7 @@ func TestDevKillMidCycle(t *testing.T) {
 	if code := post(t, base+"/api/v1/people/"+person+"/triage", coordinator, `{"decision":"accept","rag":"red"}`); code != http.StatusOK {
 		t.Fatalf("triage: %d", code)
 	}
+	acceptedBy := time.Now() // the acceptance happened between the two
 	mail := filepath.Join(dir, ".dsr", "mail")
 	waitMailFile(t, mail, "review-due", person) // at 20 s
 	d.cmd.Process.Signal(syscall.SIGKILL)
@@ -43,8 +44,10 @@ func TestDevKillMidCycle(t *testing.T) {
 	d = startDev(t, bin, dir, addr, fast...)
 	d.waitReady(t, base)
 
-	// Due at 40 s; escalations at 55, 70 and 85 s.
-	deadline := accepted.Add(100 * time.Second)
+	// Due at 40 s; escalations at 55, 70 and 85 s. This only waits for the
+	// third: the counts below are what is checked, so the wait is generous
+	// for a second start of the stack on a busy machine.
+	deadline := accepted.Add(160 * time.Second)
 	for time.Now().Before(deadline) && countMail(t, mail, "review-escalated", person) < 3 {
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -69,8 +72,11 @@ func TestDevKillMidCycle(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&rec); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Rating != "red" || rec.NextReviewDue == nil || rec.NextReviewDue.Sub(accepted).Round(5*time.Second) != 40*time.Second {
-		t.Errorf("record: rating %q, next review due %v (accepted %v)", rec.Rating, rec.NextReviewDue, accepted)
+	// 40 s after the acceptance (a millisecond either side for the
+	// database's microseconds), however long the request took.
+	if rec.Rating != "red" || rec.NextReviewDue == nil || rec.NextReviewDue.Before(accepted.Add(40*time.Second-time.Millisecond)) ||
+		rec.NextReviewDue.After(acceptedBy.Add(40*time.Second+time.Millisecond)) {
+		t.Errorf("record: rating %q, next review due %v (accepted between %v and %v)", rec.Rating, rec.NextReviewDue, accepted, acceptedBy)
 	}
 	d.interrupt(t)
 }
