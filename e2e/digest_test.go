@@ -26,9 +26,12 @@ func TestWeeklyDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := s.referAndAcceptAs("003 944 2926", "amber")
+	// Due soon enough to be overdue when the digest runs, late enough to be
+	// in the future when the workflow, on a busy machine, checks it.
+	due := time.Now().Add(5 * time.Second)
 	s.must(http.StatusCreated, "sw@example.org", "POST", "/people/"+id+"/actions", map[string]any{
-		"description": "housing referral", "owner_email": "sw@example.org", "due": time.Now().Add(2 * time.Second).UTC().Format(time.RFC3339)}, nil)
-	time.Sleep(3 * time.Second)
+		"description": "housing referral", "owner_email": "sw@example.org", "due": due.UTC().Format(time.RFC3339Nano)}, nil)
+	time.Sleep(time.Until(due.Add(time.Second)))
 
 	h := s.client.ScheduleClient().GetHandle(ctx, workflows.DigestScheduleID)
 	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
