@@ -294,8 +294,11 @@ func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // heldAt reads the review's date: today means now; an earlier day means
-// midday that day in London.
-func heldAt(day string, now time.Time) time.Time {
+// midday that day in London, or just after the previous review (or the
+// acceptance) when that was later the same day: a form opened before
+// midnight and sent after it offers yesterday's date, and the review was
+// not held before the person it reviews was accepted.
+func heldAt(day string, now, previous time.Time) time.Time {
 	if day == "" || day == now.In(register.London).Format(time.DateOnly) {
 		return time.Time{} // the workflow takes now
 	}
@@ -303,7 +306,26 @@ func heldAt(day string, now time.Time) time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	return time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, register.London).UTC()
+	held := time.Date(d.Year(), d.Month(), d.Day(), 12, 0, 0, 0, register.London).UTC()
+	if !previous.IsZero() && previous.In(register.London).Format(time.DateOnly) == day && !held.After(previous) {
+		held = previous.Add(time.Minute).UTC()
+		if held.After(now) {
+			held = now.UTC()
+		}
+	}
+	return held
+}
+
+// lastReviewed is when the record was last reviewed, or accepted onto the
+// register if never reviewed: a new review cannot be held before it.
+func lastReviewed(p register.Person) time.Time {
+	var t time.Time
+	for _, at := range []*time.Time{p.AcceptedAt, p.LastReviewAt} {
+		if at != nil && at.After(t) {
+			t = *at
+		}
+	}
+	return t
 }
 
 // readActions reads the new-action rows, leaving out blank ones; it
@@ -358,7 +380,7 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 	}
 	in := register.ReviewInput{
 		ID:            derivedID(f.Nonce, "review"),
-		HeldAt:        heldAt(day, now),
+		HeldAt:        heldAt(day, now, lastReviewed(p)),
 		Rating:        register.Rating(f.get("rag")),
 		CurrentIssues: f.text("current_issues"),
 		Tried:         f.text("tried"),

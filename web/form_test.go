@@ -131,11 +131,33 @@ func TestDueAndHeldAt(t *testing.T) {
 		t.Errorf("due %v", got)
 	}
 	now := time.Date(2026, 6, 10, 23, 30, 0, 0, time.UTC) // 00:30 on the 11th in London
-	if !heldAt("2026-06-11", now).IsZero() {
-		t.Errorf("today in London should mean now")
+	london := func(day, hour, minute int) time.Time {
+		return time.Date(2026, 6, day, hour, minute, 0, 0, register.London).UTC()
 	}
-	if got := heldAt("2026-06-10", now).In(register.London); got.Hour() != 12 || got.Day() != 10 {
-		t.Errorf("held %v", got)
+	for _, tc := range []struct {
+		name     string
+		day      string
+		previous time.Time
+		want     time.Time // zero: now
+	}{
+		{"today in London means now", "2026-06-11", time.Time{}, time.Time{}},
+		{"an earlier day means midday", "2026-06-10", time.Time{}, london(10, 12, 0)},
+		{"previous review days before", "2026-06-10", london(1, 15, 0), london(10, 12, 0)},
+		{"accepted that morning", "2026-06-10", london(10, 9, 0), london(10, 12, 0)},
+		// A form opened before midnight, sent after it, keeping the date it offered.
+		{"accepted that evening", "2026-06-10", london(10, 23, 50), london(10, 23, 51)},
+		{"accepted a second before midnight", "2026-06-10", london(10, 23, 59).Add(59 * time.Second), london(11, 0, 0).Add(59 * time.Second)},
+		// A date before the previous review is the workflow's to refuse.
+		{"before the previous review's day", "2026-06-09", london(10, 23, 50), london(9, 12, 0)},
+	} {
+		got := heldAt(tc.day, now, tc.previous)
+		if !got.Equal(tc.want) {
+			t.Errorf("%s: held %v, want %v", tc.name, got.In(register.London), tc.want.In(register.London))
+		}
+	}
+	// Never after now.
+	if got := heldAt("2026-06-10", london(11, 0, 0), london(10, 23, 59).Add(30*time.Second)); !got.Equal(london(11, 0, 0)) {
+		t.Errorf("held %v after now", got.In(register.London))
 	}
 }
 
