@@ -153,7 +153,7 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 			}
 			to = t
 		}
-		from := to.AddDate(-1, 0, 0)
+		from := report.YearTo(to)
 		if v := q.Get("from"); v != "" {
 			t, ok := parseTime(v, false)
 			if !ok {
@@ -164,7 +164,7 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 		if len(fields) == 0 && !from.Before(to) {
 			fields["from"] = "must be before to"
 		}
-		if len(fields) == 0 && to.Sub(from) > 10*366*24*time.Hour {
+		if len(fields) == 0 && to.Sub(from) > report.MaxPeriod {
 			fields["from"] = "the period may be at most ten years"
 		}
 		if len(fields) > 0 {

@@ -150,6 +150,15 @@ func Months(from, to time.Time) []string {
 	return out
 }
 
+// MaxPeriod is the longest period a summary may cover.
+const MaxPeriod = 10 * 366 * 24 * time.Hour
+
+// YearTo is the start of the default period, the twelve months to to,
+// counted back on the London calendar.
+func YearTo(to time.Time) time.Time {
+	return to.In(register.London).AddDate(-1, 0, 0).UTC()
+}
+
 // FileName names a download of the summary of [from, to) by its first and
 // last day in London, so files for different periods never collide.
 func FileName(from, to time.Time) string {

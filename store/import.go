@@ -110,10 +110,7 @@ func (s *Store) CreateImported(ctx context.Context, p register.Person, importKey
 		b.Queue(`INSERT INTO rating_history (person_id, from_rating, to_rating, reason, changed_by, changed_at)
 			VALUES ($1, NULL, $2, $3, $4, $5)`, p.ID, string(p.Rating), ImportedReason, nullUser(actor), importedAt)
 	}
-	detail := ImportedReason
-	if importKey != "" {
-		detail += " (" + importKey + ")"
-	}
+	detail := ImportedReason + " (" + importKey + ")"
 	b.Queue(`INSERT INTO audit_log (user_id, user_email, role, action, person_id, fields, client_addr, detail)
 		VALUES ($1,$2,$3,'create',$4,$5,$6,$7)`, nullUser(actor), actor.Email, actor.Role, p.ID, []string{"import"}, actor.ClientAddr, detail)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {

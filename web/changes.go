@@ -119,8 +119,9 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request, c change, f *for
 	seeOther(w, r, next)
 }
 
-// activePerson reads a change's form and the record it changes, which must
-// be on the register; it has answered when it returns false.
+// activePerson reads the request's form (for a GET, its query) and the
+// record a change is about, which must be on the register; it has answered
+// when it returns false.
 func (s *server) activePerson(w http.ResponseWriter, r *http.Request) (register.Person, bool) {
 	if !s.parse(w, r) {
 		return register.Person{}, false
@@ -279,8 +280,8 @@ func (s *server) reviewPage(p register.Person, g growingRows) changePage {
 }
 
 func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	g := newRows(newActionRows, maxNewActionRows)
@@ -412,8 +413,8 @@ func ratingSpecs() []spec {
 }
 
 func (s *server) ratingForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	s.showChange(w, r, http.StatusOK, "rating", "Change the rating", newForm(ratingSpecs(), nil), changePage{P: p})
@@ -447,8 +448,8 @@ func (s *server) actionPage(p register.Person) changePage {
 }
 
 func (s *server) actionForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	f := newForm(actionSpecs("", 1), nil)
@@ -500,8 +501,8 @@ func (s *server) openAction(w http.ResponseWriter, r *http.Request, p register.P
 }
 
 func (s *server) completeForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	a, ok := s.openAction(w, r, p)
@@ -555,8 +556,8 @@ func professionalRowsFor(n int) int {
 }
 
 func (s *server) professionalsForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	g := newRows(professionalRowsFor(len(p.Professionals)), register.MaxProfessionals)
@@ -612,8 +613,8 @@ func dischargeSpecs() []spec {
 }
 
 func (s *server) dischargeForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.person(w, r)
-	if !ok || !s.needActive(w, r, p) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
 		return
 	}
 	s.showChange(w, r, http.StatusOK, "discharge", "Discharge from the register", newForm(dischargeSpecs(), nil), changePage{P: p})

@@ -124,7 +124,7 @@ func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 	to = now.UTC()
 	switch key {
 	case "12m":
-		from = now.In(register.London).AddDate(-1, 0, 0).UTC()
+		from = report.YearTo(to)
 	case "3m":
 		// Months back on the London clock, so 10:30 stays 10:30 across a
 		// change to or from summer time.
@@ -157,7 +157,7 @@ func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 			f.fail("to", "The last day must be the same as or after the first day")
 		case a.After(day(now)):
 			f.fail("from", "The first day must be today or in the past")
-		case b.Sub(a) > 10*366*24*time.Hour:
+		case b.Sub(a) > report.MaxPeriod:
 			f.fail("from", "The period can be at most ten years")
 		default:
 			from, to = a.UTC(), b.UTC()
@@ -170,7 +170,7 @@ func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 	}
 	if !f.ok() {
 		to = now.UTC()
-		from = to.AddDate(-1, 0, 0)
+		from = report.YearTo(to)
 	}
 	return from, to, f
 }
@@ -221,14 +221,15 @@ type reportView struct {
 }
 
 func (s *server) reports(w http.ResponseWriter, r *http.Request) {
-	from, to, f := reportPeriod(r.URL.Query(), s.now())
+	now := s.now()
+	from, to, f := reportPeriod(r.URL.Query(), now)
 	sum, err := s.d.Reports(r.Context(), from, to)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	when := "now"
-	if now := s.now(); now.Sub(to) > time.Minute {
+	if now.Sub(to) > 0 {
 		when = "on " + showDate(to.Add(-time.Nanosecond))
 	}
 	p := reportView{Sum: sum, Measures: measures(sum, when), Total: sum.OnRegister.Total, Reviewed: sum.ServiceGaps.PeopleReviewed,
