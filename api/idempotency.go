@@ -102,5 +102,3 @@ func (p *people) send(r *http.Request, k *idempotent, person, name string, req k
 
 // keyedRequest is an update request that carries the key to the workflow.
 type keyedRequest interface{ SetKey(register.IdempotencyKey) }
-
-

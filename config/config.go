@@ -43,8 +43,8 @@ type Config struct {
 	// NoticeStuckAfter is how long a notice may wait to be sent before it
 	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
 	NoticeStuckAfter time.Duration
-	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC              OIDC
+	PayloadKey       string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC             OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string

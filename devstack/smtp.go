@@ -108,7 +108,7 @@ type SMTPCapture struct {
 	refuse  bool
 	refused map[string]bool // addresses refused for good (550)
 	delay   time.Duration   // before answering DATA: a slow server
-	changed chan struct{} // closed and replaced whenever msgs grows
+	changed chan struct{}   // closed and replaced whenever msgs grows
 	seq     int
 }
 

@@ -81,7 +81,9 @@ type Keyed struct {
 
 func (k Keyed) idempotencyKey() register.IdempotencyKey { return k.Key }
 
-type keyed interface{ idempotencyKey() register.IdempotencyKey }
+type keyed interface {
+	idempotencyKey() register.IdempotencyKey
+}
 
 // Requests carried by updates. Actor is who asked, for the audit log.
 type (
