@@ -381,6 +381,14 @@ func TestKeyScopedToPersonAndOperation(t *testing.T) {
 			t.Fatalf("action on %s: %d", id, code)
 		}
 	}
+	// NUL cannot be stored: refused by the validator (422), never a failed
+	// write (503), and nothing changes.
+	var refused struct {
+		Fields map[string]string `json:"fields"`
+	}
+	if code := s.doKeyed("coord@example.org", "POST", "/people/"+a+"/discharge", "nul", map[string]any{"reason": "moved\x00away"}, &refused); code != http.StatusUnprocessableEntity || refused.Fields["reason"] == "" {
+		t.Errorf("a reason with NUL: %d %v, want 422 naming reason", code, refused.Fields)
+	}
 	for _, id := range []string{a, b} {
 		var p personView
 		s.must(http.StatusOK, "coord@example.org", "GET", "/people/"+id, nil, &p)
