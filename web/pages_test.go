@@ -714,3 +714,25 @@ func TestImportedReferralShowsItsRealWait(t *testing.T) {
 	}
 	must(t, b.get("/people/"+id[1]), http.StatusOK, referred.Format("2 Jan 2006")+" by Rhi Referrer", "Imported from the register spreadsheet on")
 }
+
+// The record shows an address the mail server refused, and a notice that
+// has waited longer than DSR_NOTICE_STUCK_AFTER to be sent.
+func TestRecordShowsUndeliveredAndWaiting(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Deli", "Very", nhsNumber(610), "pat@example.org")
+	ctx := context.Background()
+	_, err := s.store.Pool.Exec(ctx, `
+		INSERT INTO notices (key, person_id, kind, occasion, level, status, created_at, sent_at, due_at)
+		VALUES ($1 || '/review-due/x/0', $1::uuid, 'review-due', 'x', 0, 'sent', now(), now(), now()),
+		       ($1 || '/review-overdue/x/0', $1::uuid, 'review-overdue', 'x', 0, 'sending', now() - interval '2 hours', NULL, now())`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.store.Pool.Exec(ctx, `INSERT INTO notice_deliveries (key, address, status, last_error)
+		VALUES ($1 || '/review-due/x/0', 'typo@example.invalid', 'refused', '550 5.1.1 No such user')`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.as(t, "coord@example.org").get("/people/" + id)
+	must(t, p, http.StatusOK, "Email to typo@example.invalid could not be delivered", "Waiting to be sent since")
+}

@@ -324,6 +324,7 @@ func noticeName(k register.NoticeKind, level int) string {
 		register.ActionOverdue:    "Action overdue, to its owner",
 		register.ActionEscalated:  "Action escalated to the owner's manager",
 		register.RatingChanged:    "Rating changed",
+		register.DeliveryFailed:   "An email could not be delivered, to coordinators",
 		register.Digest:           "Weekly digest",
 	}
 	n, ok := names[k]
