@@ -139,14 +139,16 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 			return err
 		}
 	}
-	var pgDone <-chan struct{}
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(state, "pg"))
 		if err != nil {
 			return err
 		}
-		stack.push("PostgreSQL", pg.Stop)
-		p.pg, pgDone, cfg.DatabaseURL = pg, pg.Done(), pg.URL()
+		// Restarted if it dies: dev behaves as production does when its
+		// database fails over, answering 503 until it is back.
+		sup := supervisePostgres(pg, logger)
+		stack.push("PostgreSQL", sup.Stop)
+		p.pg, cfg.DatabaseURL = pg, pg.URL()
 		logger.Info("PostgreSQL ready", "dir", filepath.Join(state, "pg"), "port", pg.Port())
 	}
 	if p.schemaVer, err = store.Migrate(ctx, cfg.DatabaseURL); err != nil {
@@ -231,8 +233,6 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	case err := <-httpDone:
 		httpDone <- err
 		runErr = fmt.Errorf("the HTTP server stopped: %v", err)
-	case <-pgDone:
-		runErr = fmt.Errorf("PostgreSQL exited unexpectedly (%v); see %s", p.pg.ExitErr(), filepath.Join(state, "pg", "postmaster.log"))
 	}
 	cancelRun()
 	// HTTP first (in-flight requests finish), then the worker; the stopper
