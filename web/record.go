@@ -70,8 +70,8 @@ type recordPage struct {
 	// StuckBefore: a notice still sending that was first tried before this
 	// is shown as waiting too long (DSR_NOTICE_STUCK_AFTER).
 	StuckBefore time.Time
-	Users         map[string]string // user id to name, for "recorded by"
-	Now           time.Time
+	Users       map[string]string // user id to name, for "recorded by"
+	Now         time.Time
 }
 
 // banners are the confirmations a change redirects to the record with.
