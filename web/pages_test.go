@@ -736,3 +736,29 @@ func TestRecordShowsUndeliveredAndWaiting(t *testing.T) {
 	p := s.as(t, "coord@example.org").get("/people/" + id)
 	must(t, p, http.StatusOK, "Email to typo@example.invalid could not be delivered", "Waiting to be sent since")
 }
+
+// A form's nonce names one change to one person: the same nonce sent to
+// another person's record (a reused tab, a crafted post) changes that
+// person too, and is written there; it is never taken as already applied.
+func TestFormNonceScopedToPerson(t *testing.T) {
+	s := newSite(t)
+	a := s.refer("Nonce", "One", nhsNumber(620), "pat@example.org")
+	b := s.refer("Nonce", "Two", nhsNumber(621), "pat@example.org")
+	s.accept(a, register.Amber)
+	s.accept(b, register.Amber)
+	coord := s.as(t, "coord@example.org")
+	p := must(t, coord.get("/people/"+a+"/rating"), http.StatusOK)
+	nonce := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	f := url.Values{"rag": {"red"}, "reason": {"crisis"}, "nonce": {nonce}}
+	coord.post("/people/"+a+"/rating", f).must(t, http.StatusSeeOther)
+	coord.post("/people/"+b+"/rating", f).must(t, http.StatusSeeOther)
+	for _, id := range []string{a, b} {
+		person, err := s.store.GetPerson(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if person.Rating != register.Red || len(person.RatingHistory) != 2 {
+			t.Errorf("%s: rating %s with %d changes written, want red with 2", id, person.Rating, len(person.RatingHistory))
+		}
+	}
+}
