@@ -222,21 +222,23 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 	defer cancel()
 	var temporary error
 	sent, refused := 0, 0
-	for _, r := range results {
-		outcome, problem := store.DeliverySent, ""
+	outcomes := make([]store.Outcome, len(results))
+	for i, r := range results {
+		o := store.Outcome{Address: r.To, Status: store.DeliverySent}
 		switch {
 		case r.Err == nil:
 			sent++
 		case mail.IsPermanent(r.Err):
-			outcome, problem = store.DeliveryRefused, r.Err.Error()
+			o.Status, o.Problem = store.DeliveryRefused, r.Err.Error()
 			refused++
 		default:
-			outcome, problem = store.DeliveryPending, r.Err.Error()
+			o.Status, o.Problem = store.DeliveryPending, r.Err.Error()
 			temporary = r.Err
 		}
-		if err := a.Store.MarkDelivery(mctx, key, r.To, outcome, problem); err != nil {
-			return err
-		}
+		outcomes[i] = o
+	}
+	if err := a.Store.MarkDeliveries(mctx, key, outcomes); err != nil {
+		return err
 	}
 	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "accepted", sent, "refused", refused,
 		"waiting", len(results)-sent-refused, "ms", time.Since(start).Milliseconds())

@@ -111,18 +111,41 @@ const (
 	DeliveryPending = "pending" // a temporary failure: try again
 )
 
+// Outcome is what became of one address.
+type Outcome struct {
+	Address string
+	Status  string // DeliverySent, DeliveryRefused or DeliveryPending
+	Problem string // the mail server's reply, never personal data
+}
+
 // MarkDelivery records what became of one address: sent, refused for good,
-// or still pending after a temporary failure. problem is the mail server's
-// reply, never personal data.
+// or still pending after a temporary failure.
 func (s *Store) MarkDelivery(ctx context.Context, key, address, outcome, problem string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE notice_deliveries SET status = $3, attempts = attempts + 1, last_error = $4,
-		updated_at = now(), sent_at = CASE WHEN $3 = 'sent' THEN now() END
-		WHERE key = $1 AND address = $2 AND status = 'pending'`, key, address, outcome, problem)
-	if err != nil {
-		return fmt.Errorf("store: mark delivery: %w", err)
+	return s.MarkDeliveries(ctx, key, []Outcome{{Address: address, Status: outcome, Problem: problem}})
+}
+
+// MarkDeliveries records the outcomes of one send, all in one statement.
+func (s *Store) MarkDeliveries(ctx context.Context, key string, outcomes []Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
 	}
-	if outcome == DeliveryPending && problem != "" {
-		return s.NoteNoticeError(ctx, key, problem)
+	addrs := make([]string, len(outcomes))
+	statuses := make([]string, len(outcomes))
+	problems := make([]string, len(outcomes))
+	last := ""
+	for i, o := range outcomes {
+		addrs[i], statuses[i], problems[i] = o.Address, o.Status, o.Problem
+		if o.Status == DeliveryPending && o.Problem != "" {
+			last = o.Problem
+		}
+	}
+	_, err := s.Pool.Exec(ctx, `WITH o AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[]) AS o(address, status, problem)),
+		d AS (UPDATE notice_deliveries d SET status = o.status, attempts = d.attempts + 1, last_error = o.problem,
+				updated_at = now(), sent_at = CASE WHEN o.status = 'sent' THEN now() END
+			FROM o WHERE d.key = $1 AND d.address = o.address AND d.status = 'pending')
+		UPDATE notices SET last_error = $5 WHERE key = $1 AND $5 <> ''`, key, addrs, statuses, problems, last)
+	if err != nil {
+		return fmt.Errorf("store: mark deliveries: %w", err)
 	}
 	return nil
 }
