@@ -22,12 +22,12 @@ type SubjectAccess struct {
 	// RequestedFor is the person id the export was asked for.
 	RequestedFor string `json:"requested_for"`
 	// NHSNumber is the NHS number of the episode asked for.
-	NHSNumber string             `json:"nhs_number"`
-	Episodes  []register.Person  `json:"episodes"`
-	Audit     []AuditEntry       `json:"audit"`
-	ExportBy  register.Actor     `json:"exported_by"`
-	Notices   []SubjectNotice    `json:"notices"`
-	Changes   []SubjectCorrected `json:"corrections"`
+	NHSNumber   string              `json:"nhs_number"`
+	Episodes    []register.Person   `json:"episodes"`
+	Audit       []AuditEntry        `json:"audit"`
+	ExportBy    register.Actor      `json:"exported_by"`
+	Notices     []SubjectNotice     `json:"notices"`
+	Corrections []SubjectCorrection `json:"corrections"`
 }
 
 // SubjectNotice is one notice about the person: what kind, when, to whom.
@@ -42,9 +42,9 @@ type SubjectNotice struct {
 	Recipients []string   `json:"recipients"`
 }
 
-// SubjectCorrected is one correction of a person's details: the field, its
+// SubjectCorrection is one correction of a person's details: the field, its
 // value before and after, why, by whom and when.
-type SubjectCorrected struct {
+type SubjectCorrection struct {
 	PersonID    string    `json:"person_id"`
 	Field       string    `json:"field"`
 	OldValue    string    `json:"old_value"`
@@ -119,8 +119,8 @@ func subjectAccess(ctx context.Context, tx pgx.Tx, a register.Actor, id string) 
 
 	rows, _ = tx.Query(ctx, `SELECT person_id::text, field, old_value, new_value, reason, coalesce(corrected_by::text, ''), corrected_at
 		FROM person_corrections WHERE person_id = ANY($1::uuid[]) ORDER BY corrected_at, id`, ids)
-	out.Changes, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubjectCorrected, error) {
-		var c SubjectCorrected
+	out.Corrections, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubjectCorrection, error) {
+		var c SubjectCorrection
 		err := r.Scan(&c.PersonID, &c.Field, &c.OldValue, &c.NewValue, &c.Reason, &c.CorrectedBy, &c.CorrectedAt)
 		return c, err
 	})
@@ -142,8 +142,8 @@ func subjectAccess(ctx context.Context, tx pgx.Tx, a register.Actor, id string) 
 	if out.Notices == nil {
 		out.Notices = []SubjectNotice{}
 	}
-	if out.Changes == nil {
-		out.Changes = []SubjectCorrected{}
+	if out.Corrections == nil {
+		out.Corrections = []SubjectCorrection{}
 	}
 	return out, nil
 }
