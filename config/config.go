@@ -44,8 +44,8 @@ type Config struct {
 	// after it closed before the daily retention run deletes it
 	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
 	RetainClosedFor time.Duration
-	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC              OIDC
+	PayloadKey      string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC            OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
