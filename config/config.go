@@ -40,12 +40,8 @@ type Config struct {
 	Timing            Timing
 	DigestSchedule    string
 	SuppressBelow     int
-	// RetainClosedFor is how long a discharged or declined episode is kept
-	// after it closed before the daily retention run deletes it
-	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
-	RetainClosedFor time.Duration
-	PayloadKey      string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC            OIDC
+	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC              OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
@@ -54,6 +50,10 @@ type Config struct {
 	// environment: only the dev command sets it, and only when no OIDC
 	// issuer is configured.
 	DevSignIn bool
+	// RetainClosedFor is how long a discharged or declined episode is kept
+	// after it closed before the daily retention run deletes it
+	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
+	RetainClosedFor time.Duration
 }
 
 // OIDC configures staff sign-in for the web pages. Issuer empty means off.
