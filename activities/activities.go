@@ -6,11 +6,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/bsw-dsr/dsr/mail"
@@ -56,18 +60,61 @@ func (a *Activities) SkipNotices(ctx context.Context, personID string, ns []regi
 	return nil
 }
 
-// Notify sends one notice once: it claims the key in the outbox, reads the
-// recipients now (so a changed address is honoured), sends, and marks it
-// sent. A retry of a sent key does nothing. An error makes Temporal retry.
+// Notify sends one notice once to each of its recipients. It claims the
+// notice for this attempt (an owner and a lease, so no second attempt sends
+// alongside), reads the recipients now (so a changed address is honoured),
+// and sends a copy to each address not yet confirmed, recording each
+// outcome as it comes: accepted, refused for good (a 5xx: recorded, the
+// coordinators told with delivery-failed, and never tried again) or failed
+// for now (retried with backoff, for as long as it takes). The notice is
+// done when every address is accepted or refused, so one mistyped address
+// never holds up the others.
 func (a *Activities) Notify(ctx context.Context, personID string, n register.Notice) error {
+	return a.deliver(ctx, personID, n)
+}
+
+// claimMargin is how long a claim outlives its attempt's deadline: long
+// enough for the attempt to record what it sent after its context ends.
+const claimMargin = 30 * time.Second
+
+// claimant names this attempt and how long its claim lasts.
+func claimant(ctx context.Context) (owner string, lease time.Duration) {
+	lease = time.Minute + claimMargin
+	if !activity.IsActivity(ctx) {
+		return "direct-" + uuid.NewString(), lease
+	}
+	info := activity.GetInfo(ctx)
+	if !info.Deadline.IsZero() {
+		lease = time.Until(info.Deadline) + claimMargin
+	}
+	return fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.RunID, info.ActivityID, info.Attempt), lease
+}
+
+// errClaimedElsewhere makes Temporal retry: another attempt holds the notice.
+var errClaimedElsewhere = errors.New("the notice is being sent by another attempt; waiting for it")
+
+func (a *Activities) deliver(ctx context.Context, personID string, n register.Notice) (err error) {
 	key := n.Key(personID)
-	status, err := a.Store.ClaimNotice(ctx, personID, n)
+	owner, lease := claimant(ctx)
+	claim, err := a.Store.ClaimNotice(ctx, personID, n, owner, lease)
 	if err != nil {
 		return err
 	}
-	if status != "sending" {
+	switch claim {
+	case store.AlreadySent, store.AlreadySkipped:
 		return nil
+	case store.ClaimedElsewhere:
+		return errClaimedElsewhere
 	}
+	defer func() {
+		if err != nil {
+			// Free the claim at once, so the next attempt need not wait for
+			// the lease; a crashed attempt's lease simply runs out.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = a.Store.ReleaseNotice(rctx, key, owner)
+		}
+	}()
 	to, managerMissing, err := a.recipients(ctx, personID, n)
 	if err != nil {
 		return err
@@ -78,6 +125,51 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 		a.Logger.Warn("notice has no recipients", "kind", n.Kind, "person", personID)
 		return a.Store.MarkNoticeSent(ctx, key, []string{})
 	}
+	pending, err := a.Store.PendingDeliveries(ctx, key, to)
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		if err := a.send(ctx, personID, n, key, pending, managerMissing); err != nil {
+			return err
+		}
+	}
+	if n.Kind != register.DeliveryFailed {
+		// Told before the notice is finished, so a crash in between tells
+		// them on the retry; delivery-failed has its own once-only key.
+		refused, err := a.Store.Refusals(ctx, key)
+		if err != nil {
+			return err
+		}
+		if len(refused) > 0 {
+			if err := a.deliver(ctx, personID, deliveryFailed(n, personID)); err != nil {
+				return fmt.Errorf("tell coordinators of a refused address: %w", err)
+			}
+		}
+	}
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	refused, err := a.Store.FinishNotice(mctx, key)
+	if err != nil {
+		return err
+	}
+	if refused > 0 {
+		a.Logger.Warn("notice refused for some recipients", "kind", n.Kind, "person", personID, "refused", refused)
+	}
+	return nil
+}
+
+// deliveryFailed is the notice that tells the coordinators about the
+// addresses refused for notice n. Its occasion is n's key without the
+// person, so there is one per undelivered notice.
+func deliveryFailed(n register.Notice, personID string) register.Notice {
+	return register.Notice{Kind: register.DeliveryFailed, Occasion: strings.TrimPrefix(n.Key(personID), personID+"/"), At: n.At}
+}
+
+// send sends a copy of the notice to each pending address and records each
+// outcome as it is known. It fails (to be retried) when any address failed
+// for now.
+func (a *Activities) send(ctx context.Context, personID string, n register.Notice, key string, to []string, managerMissing bool) error {
 	data := mail.NoticeData{
 		Kind:           string(n.Kind),
 		PersonID:       personID,
@@ -88,6 +180,18 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 		FromRating:     string(n.FromRating),
 		ToRating:       string(n.ToRating),
 		ManagerMissing: managerMissing,
+	}
+	if n.Kind == register.DeliveryFailed {
+		failed, _, _ := strings.Cut(n.Occasion, "/")
+		data.FailedKind = failed
+		failedKey := personID + "/" + n.Occasion
+		refusals, err := a.Store.Refusals(ctx, failedKey)
+		if err != nil {
+			return err
+		}
+		for _, r := range refusals {
+			data.Refused = append(data.Refused, r.Address)
+		}
 	}
 	subject, text, html, err := mail.Render(string(n.Kind), data)
 	if err != nil {
@@ -107,16 +211,41 @@ func (a *Activities) Notify(ctx context.Context, personID string, n register.Not
 		msg.Headers["X-DSR-Escalation"] = strconv.Itoa(n.Level)
 	}
 	start := time.Now()
-	if err := a.Mailer.Send(ctx, msg); err != nil {
-		_ = a.Store.NoteNoticeError(context.WithoutCancel(ctx), key, err.Error())
-		return fmt.Errorf("send %s: %w", n.Kind, err)
-	}
-	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "recipients", len(to), "ms", time.Since(start).Milliseconds())
-	// The message is out: record it even if the worker is stopping, or a
-	// retry would send it again.
+	results := a.Mailer.SendEach(ctx, msg)
+	// What the server said is recorded even if the worker is stopping: an
+	// accepted copy that is not recorded would be sent again.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return a.Store.MarkNoticeSent(mctx, key, to)
+	var temporary error
+	sent, refused := 0, 0
+	for _, r := range results {
+		outcome, problem := store.DeliverySent, ""
+		switch {
+		case r.Err == nil:
+			sent++
+		case mail.IsPermanent(r.Err):
+			outcome, problem = store.DeliveryRefused, r.Err.Error()
+			refused++
+		default:
+			outcome, problem = store.DeliveryPending, r.Err.Error()
+			temporary = r.Err
+		}
+		if err := a.Store.MarkDelivery(mctx, key, r.To, outcome, problem); err != nil {
+			return err
+		}
+	}
+	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "accepted", sent, "refused", refused,
+		"waiting", len(results)-sent-refused, "ms", time.Since(start).Milliseconds())
+	if temporary != nil {
+		return fmt.Errorf("send %s: %d of %d recipient(s) to try again: %w", n.Kind, len(results)-sent-refused, len(results), temporary)
+	}
+	return nil
+}
+
+// SettleUpdate answers, for a persist that failed or timed out, whether
+// the change was written; when it was not, it never will be.
+func (a *Activities) SettleUpdate(ctx context.Context, c register.Change) (bool, error) {
+	return a.Store.SettleUpdate(ctx, c.UpdateID, c.PersonID, c.Key)
 }
 
 // recipients decides who gets a notice, per CONTRACT.md's table.
@@ -139,7 +268,7 @@ func (a *Activities) recipients(ctx context.Context, personID string, n register
 		return emails, ps, err
 	}
 	switch n.Kind {
-	case register.ReferralReceived, register.TriageOverdue:
+	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed:
 		return store.Dedupe(coordinators), false, nil
 	case register.ReferralDeclined:
 		e, err := a.Store.ReferrerEmail(ctx, personID)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/store"
 )
 
 // errorBody is every error response: CONTRACT.md's {"error", "fields"},
@@ -43,7 +44,11 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	var e *register.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && store.IsUnavailable(err) {
+		e = register.Unavailable("The register's database cannot be reached just now. Please try again shortly.")
+		loggerFrom(r).WarnContext(r.Context(), "database unavailable", "error", err, "request_id", middleware.GetReqID(r.Context()))
+	}
+	if e == nil {
 		loggerFrom(r).ErrorContext(r.Context(), "internal error", "error", err, "request_id", middleware.GetReqID(r.Context()))
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error; the request id is in the X-Request-Id header"})
 		return

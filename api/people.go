@@ -117,19 +117,6 @@ func (p *people) visible(w http.ResponseWriter, r *http.Request) (string, bool) 
 	return id, true
 }
 
-// visibleWithBody is visible followed by decoding the JSON body into v.
-func (p *people) visibleWithBody(w http.ResponseWriter, r *http.Request, v any) (string, bool) {
-	id, ok := p.visible(w, r)
-	if !ok {
-		return "", false
-	}
-	if err := decode(r, v); err != nil {
-		writeError(w, r, err)
-		return "", false
-	}
-	return id, true
-}
-
 func routePattern(r *http.Request) string {
 	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 		return rc.RoutePattern()
@@ -187,22 +174,32 @@ func (p *people) list(w http.ResponseWriter, r *http.Request) {
 // change sends an update to the person's workflow and answers with the
 // result: a refusal by the validator is 422, a workflow that does not answer
 // in time 503. A client's Idempotency-Key makes a retried request the same
-// update.
-func (p *people) change(w http.ResponseWriter, r *http.Request, id, name string, req any, status int) {
-	var res workflows.Result
-	if err := workflows.Update(r.Context(), p.temporal, id, name, idempotencyKey(r), req, &res); err != nil {
+// update, and one already written gets the first answer.
+func (p *people) change(w http.ResponseWriter, r *http.Request, k *idempotent, id, name string, req keyedRequest, status int) {
+	res, err := p.send(r, k, id, name, req)
+	if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, status, res)
 }
 
-func idempotencyKey(r *http.Request) string {
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" {
-		return ""
+// visibleKeyed is visible, then the request's Idempotency-Key, then the
+// JSON body decoded into v (when not nil).
+func (p *people) visibleKeyed(w http.ResponseWriter, r *http.Request, op string, v any) (string, *idempotent, bool) {
+	id, ok := p.visible(w, r)
+	if !ok {
+		return "", nil, false
 	}
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte(actorFrom(r).UserID+"/"+key)).String()
+	k, err := p.idempotency(r, id, op)
+	if err == nil && v != nil {
+		err = decode(r, v)
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return "", nil, false
+	}
+	return id, k, true
 }
 
 func (p *people) triage(w http.ResponseWriter, r *http.Request) {
@@ -211,11 +208,11 @@ func (p *people) triage(w http.ResponseWriter, r *http.Request) {
 		Rating   register.Rating `json:"rag"`
 		Reason   string          `json:"reason"`
 	}
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateTriage, &body)
 	if !ok {
 		return
 	}
-	p.change(w, r, id, workflows.UpdateTriage, workflows.TriageRequest{Actor: actorFrom(r), Decision: body.Decision, Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
+	p.change(w, r, k, id, workflows.UpdateTriage, &workflows.TriageRequest{Actor: actorFrom(r), Decision: body.Decision, Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
 }
 
 // parseLimit reads a page size from 1 to max; empty means the default (0).
@@ -248,8 +245,8 @@ type actionBody struct {
 	Due         string `json:"due"`
 }
 
-func (b actionBody) toAction(fields map[string]string, prefix string) register.NewAction {
-	a := register.NewAction{ID: uuid.NewString(), Description: b.Description, OwnerEmail: strings.ToLower(strings.TrimSpace(b.OwnerEmail))}
+func (b actionBody) toAction(k *idempotent, fields map[string]string, prefix string) register.NewAction {
+	a := register.NewAction{ID: k.newID(), Description: b.Description, OwnerEmail: strings.ToLower(strings.TrimSpace(b.OwnerEmail))}
 	if b.Due == "" {
 		fields[prefix+"due"] = "required"
 	} else if t, ok := dueTime(b.Due); ok {
@@ -271,12 +268,12 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 		Needs         []string        `json:"needs"`
 		Actions       []actionBody    `json:"actions"`
 	}
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateRecordReview, &body)
 	if !ok {
 		return
 	}
 	fields := map[string]string{}
-	in := register.ReviewInput{ID: uuid.NewString(), Rating: body.Rating, CurrentIssues: body.CurrentIssues,
+	in := register.ReviewInput{ID: k.newID(), Rating: body.Rating, CurrentIssues: body.CurrentIssues,
 		Tried: body.Tried, CouldHelp: body.CouldHelp, Notes: body.Notes, Needs: body.Needs}
 	if body.HeldAt != "" {
 		t, err := time.Parse(time.RFC3339, body.HeldAt)
@@ -289,13 +286,13 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 		fields["rag"] = "must be one of red, amber, green, blue"
 	}
 	for i, a := range body.Actions {
-		in.Actions = append(in.Actions, a.toAction(fields, fmt.Sprintf("actions[%d].", i)))
+		in.Actions = append(in.Actions, a.toAction(k, fields, fmt.Sprintf("actions[%d].", i)))
 	}
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))
 		return
 	}
-	p.change(w, r, id, workflows.UpdateRecordReview, workflows.ReviewRequest{Actor: actorFrom(r), Review: in}, http.StatusCreated)
+	p.change(w, r, k, id, workflows.UpdateRecordReview, &workflows.ReviewRequest{Actor: actorFrom(r), Review: in}, http.StatusCreated)
 }
 
 func (p *people) rating(w http.ResponseWriter, r *http.Request) {
@@ -303,27 +300,26 @@ func (p *people) rating(w http.ResponseWriter, r *http.Request) {
 		Rating register.Rating `json:"rag"`
 		Reason string          `json:"reason"`
 	}
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateChangeRating, &body)
 	if !ok {
 		return
 	}
-	p.change(w, r, id, workflows.UpdateChangeRating, workflows.RatingRequest{Actor: actorFrom(r), Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
+	p.change(w, r, k, id, workflows.UpdateChangeRating, &workflows.RatingRequest{Actor: actorFrom(r), Rating: body.Rating, Reason: body.Reason}, http.StatusOK)
 }
 
 func (p *people) addAction(w http.ResponseWriter, r *http.Request) {
 	var body actionBody
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateAddActions, &body)
 	if !ok {
 		return
 	}
 	fields := map[string]string{}
-	a := body.toAction(fields, "")
+	a := body.toAction(k, fields, "")
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))
 		return
 	}
-	err := workflows.Update(r.Context(), p.temporal, id, workflows.UpdateAddActions, idempotencyKey(r),
-		workflows.ActionsRequest{Actor: actorFrom(r), Actions: []register.NewAction{a}}, nil)
+	_, err := p.send(r, k, id, workflows.UpdateAddActions, &workflows.ActionsRequest{Actor: actorFrom(r), Actions: []register.NewAction{a}})
 	if err != nil {
 		// Field paths from the workflow name the list; this route takes one.
 		var de *register.Error
@@ -343,7 +339,7 @@ func (p *people) addAction(w http.ResponseWriter, r *http.Request) {
 
 func (p *people) closeAction(cancel bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := p.visible(w, r)
+		id, k, ok := p.visibleKeyed(w, r, workflows.UpdateCloseAction, nil)
 		if !ok {
 			return
 		}
@@ -375,12 +371,12 @@ func (p *people) closeAction(cancel bool) http.HandlerFunc {
 		if cancel {
 			text = body.Reason
 		}
-		p.change(w, r, id, workflows.UpdateCloseAction, workflows.CloseActionRequest{Actor: a, ActionID: actionID, Outcome: text, Cancel: cancel}, http.StatusOK)
+		p.change(w, r, k, id, workflows.UpdateCloseAction, &workflows.CloseActionRequest{Actor: a, ActionID: actionID, Outcome: text, Cancel: cancel}, http.StatusOK)
 	}
 }
 
 func (p *people) professionals(w http.ResponseWriter, r *http.Request) {
-	id, ok := p.visible(w, r)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateProfessionals, nil)
 	if !ok {
 		return
 	}
@@ -407,7 +403,7 @@ func (p *people) professionals(w http.ResponseWriter, r *http.Request) {
 		body.Professionals[i].Email = strings.ToLower(strings.TrimSpace(body.Professionals[i].Email))
 		body.Professionals[i].ManagerEmail = strings.ToLower(strings.TrimSpace(body.Professionals[i].ManagerEmail))
 	}
-	p.change(w, r, id, workflows.UpdateProfessionals, workflows.ProfessionalsRequest{Actor: actorFrom(r), Professionals: body.Professionals}, http.StatusOK)
+	p.change(w, r, k, id, workflows.UpdateProfessionals, &workflows.ProfessionalsRequest{Actor: actorFrom(r), Professionals: body.Professionals}, http.StatusOK)
 }
 
 func strictUnmarshal(raw []byte, v any) error { return decodeJSON(bytes.NewReader(raw), v) }
@@ -416,9 +412,9 @@ func (p *people) discharge(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateDischarge, &body)
 	if !ok {
 		return
 	}
-	p.change(w, r, id, workflows.UpdateDischarge, workflows.DischargeRequest{Actor: actorFrom(r), Reason: body.Reason}, http.StatusOK)
+	p.change(w, r, k, id, workflows.UpdateDischarge, &workflows.DischargeRequest{Actor: actorFrom(r), Reason: body.Reason}, http.StatusOK)
 }

@@ -171,7 +171,19 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": status})
+	body := map[string]any{"status": "ready", "checks": status}
+	// Notices waiting too long are shown, not failed on: the register can
+	// still take changes, and an operator must see what is stuck.
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if u, err := s.deps.Store.UnsentOlderThan(ctx, s.deps.Config.NoticeStuckAfter); err == nil {
+		detail := map[string]any{"stuck_after": s.deps.Config.NoticeStuckAfter.String(), "stuck": u.Count}
+		if u.Oldest != nil {
+			detail["oldest_waiting_since"] = u.Oldest.UTC()
+		}
+		body["notices"] = detail
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // NewHTTPServer wraps the handler in an http.Server with timeouts that

@@ -63,7 +63,7 @@ func (b correctionBody) values() map[string]*string {
 // previous values kept; an NHS number another open record holds is 409.
 func (p *people) correct(w http.ResponseWriter, r *http.Request) {
 	var body correctionBody
-	id, ok := p.visibleWithBody(w, r, &body)
+	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateCorrectDetails, &body)
 	if !ok {
 		return
 	}
@@ -82,8 +82,12 @@ func (p *people) correct(w http.ResponseWriter, r *http.Request) {
 	after = after.Normalised()
 	req := workflows.CorrectRequest{Actor: actorFrom(r), Correction: register.Correction{
 		Details: after, Fields: register.Changed(before, after), Reason: body.Reason}}
-	res, err := workflows.Correct(r.Context(), p.temporal, id, idempotencyKey(r), req, p.store.OpenPersonByNHS)
-	if err != nil {
+	if err := workflows.CheckNHSClash(r.Context(), id, req.Correction, p.store.OpenPersonByNHS); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := p.send(r, k, id, workflows.UpdateCorrectDetails, &req)
+	if err = workflows.SettleCorrection(r.Context(), id, req.Correction, p.store.OpenPersonByNHS, err); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -40,8 +40,11 @@ type Config struct {
 	Timing            Timing
 	DigestSchedule    string
 	SuppressBelow     int
-	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC              OIDC
+	// NoticeStuckAfter is how long a notice may wait to be sent before it
+	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
+	NoticeStuckAfter time.Duration
+	PayloadKey       string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC             OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
@@ -138,6 +141,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.Timing.MaxEscalations, err = positiveInt("DSR_MAX_ESCALATIONS", get("DSR_MAX_ESCALATIONS", "3")); err != nil {
+		return Config{}, err
+	}
+	if c.NoticeStuckAfter, err = duration("DSR_NOTICE_STUCK_AFTER", get("DSR_NOTICE_STUCK_AFTER", "1h")); err != nil {
 		return Config{}, err
 	}
 	if c.SuppressBelow, err = positiveInt("DSR_SUPPRESS_BELOW", get("DSR_SUPPRESS_BELOW", "5")); err != nil {

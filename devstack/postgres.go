@@ -34,6 +34,9 @@ type PostgresOptions struct {
 	// Ephemeral trades durability for speed (no fsync): for throwaway test
 	// clusters only, never for a cluster whose data should survive a crash.
 	Ephemeral bool
+	// Port to listen on; 0 means a free one. A cluster restarted on its
+	// old port is the same server to the clients already configured.
+	Port int
 }
 
 // Postgres is a running private cluster listening on 127.0.0.1 only, with
@@ -195,9 +198,13 @@ func initdb(ctx context.Context, run runner, bin, dir string, ephemeral bool) er
 }
 
 func startServer(ctx context.Context, run runner, bin, dir string, opts PostgresOptions) (*Postgres, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := opts.Port
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		port = p
 	}
 	args := []string{"-D", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",

@@ -106,7 +106,9 @@ type SMTPCapture struct {
 	mu      sync.Mutex
 	msgs    []Captured
 	refuse  bool
-	changed chan struct{} // closed and replaced whenever msgs grows
+	refused map[string]bool // addresses refused for good (550)
+	delay   time.Duration   // before answering DATA: a slow server
+	changed chan struct{}   // closed and replaced whenever msgs grows
 	seq     int
 }
 
@@ -156,6 +158,43 @@ func (c *SMTPCapture) SetRefuse(refuse bool) {
 	c.mu.Lock()
 	c.refuse = refuse
 	c.mu.Unlock()
+}
+
+// RefuseAddress makes the server refuse this recipient for good, with 550
+// 5.1.1 at RCPT TO, as a server does for a mistyped address. Addresses in
+// the reserved .invalid domain (RFC 2606) are always refused so: dsr dev
+// shows what a refused address does without any setting.
+func (c *SMTPCapture) RefuseAddress(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refused == nil {
+		c.refused = map[string]bool{}
+	}
+	c.refused[strings.ToLower(addr)] = true
+}
+
+// SetDelay makes the server wait this long before answering each message's
+// data: a slow mail server.
+func (c *SMTPCapture) SetDelay(d time.Duration) {
+	c.mu.Lock()
+	c.delay = d
+	c.mu.Unlock()
+}
+
+func (c *SMTPCapture) refusesAddress(addr string) bool {
+	a := strings.ToLower(strings.Trim(addr, "<>"))
+	if strings.HasSuffix(a, ".invalid") {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused[a]
+}
+
+func (c *SMTPCapture) dataDelay() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.delay
 }
 
 // Messages returns the messages captured so far, oldest first.
@@ -238,7 +277,16 @@ func (s *captureSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
+var errUnknownUser = &smtp.SMTPError{
+	Code:         550,
+	EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+	Message:      "No such user here",
+}
+
 func (s *captureSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.c.refusesAddress(to) {
+		return errUnknownUser
+	}
 	s.to = append(s.to, to)
 	return nil
 }
@@ -247,6 +295,9 @@ func (s *captureSession) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if d := s.c.dataDelay(); d > 0 {
+		time.Sleep(d)
 	}
 	// Checked again here so a refusal switched on mid-transaction holds.
 	if s.c.refusing() {

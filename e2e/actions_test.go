@@ -37,7 +37,7 @@ func TestActionLadderEndToEnd(t *testing.T) {
 	}
 
 	m := s.waitActionMail("action-due", owned, 1, 20*time.Second)
-	if got := recipients(m); got != "sw@example.org" {
+	if got := s.recipients(m); got != "sw@example.org" {
 		t.Errorf("action-due to %s", got)
 	}
 	s.must(http.StatusOK, "nurse@example.org", "POST", "/people/"+id+"/actions/"+done+"/complete", map[string]any{"outcome": "referral accepted"}, nil)
@@ -52,11 +52,11 @@ func TestActionLadderEndToEnd(t *testing.T) {
 	}
 	for n := 1; n <= 3; n++ {
 		m := s.waitActionMail("action-escalated", owned, n, 30*time.Second)
-		if got := recipients(m); got != escalation {
+		if got := s.recipients(m); got != escalation {
 			t.Errorf("escalation %d to %s, want %s", n, got, escalation)
 		}
 		u := s.waitActionMail("action-escalated", unknown, n, 10*time.Second)
-		if got := recipients(u); got != "coord@example.org" {
+		if got := s.recipients(u); got != "coord@example.org" {
 			t.Errorf("unknown owner's escalation %d to %s", n, got)
 		}
 		if !strings.Contains(strings.ToLower(u.Text()), "manager") {
@@ -98,13 +98,9 @@ func TestActionLadderEndToEnd(t *testing.T) {
 // actionMails returns the messages of a kind about one action, by the
 // opaque X-DSR-Action header (notices carry no action text).
 func (s *stack) actionMails(kind, actionID string) []devstack.Captured {
-	var out []devstack.Captured
-	for _, m := range s.smtp.Messages() {
-		if m.Header.Get("X-DSR-Kind") == kind && m.Header.Get("X-DSR-Action") == actionID {
-			out = append(out, m)
-		}
-	}
-	return out
+	return notices(s.smtp.Messages(), func(m devstack.Captured) bool {
+		return m.Header.Get("X-DSR-Kind") == kind && m.Header.Get("X-DSR-Action") == actionID
+	})
 }
 
 func (s *stack) waitActionMail(kind, actionID string, n int, within time.Duration) devstack.Captured {

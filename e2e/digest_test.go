@@ -40,7 +40,7 @@ func TestWeeklyDigest(t *testing.T) {
 	digest := func(to string) []devstack.Captured {
 		var out []devstack.Captured
 		for _, m := range s.smtp.Messages() {
-			if m.Header.Get("X-DSR-Kind") == "digest" && recipients(m) == to {
+			if m.Header.Get("X-DSR-Kind") == "digest" && recipientList(m.To) == to {
 				out = append(out, m)
 			}
 		}

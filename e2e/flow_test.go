@@ -92,7 +92,7 @@ func TestReviewLadderEndToEnd(t *testing.T) {
 		if late < -time.Second || late > 4*time.Second {
 			t.Errorf("%s #%d arrived %v after acceptance, want about %v", st.kind, i, m.Received.Sub(accepted), st.at)
 		}
-		if got := recipients(m); got != st.to {
+		if got := s.recipients(m); got != st.to {
 			t.Errorf("%s went to %s, want %s", st.kind, got, st.to)
 		}
 		checkMessage(t, m, id)

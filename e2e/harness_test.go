@@ -50,6 +50,17 @@ type stack struct {
 	mu         sync.Mutex
 	stopWorker context.CancelFunc
 	workerDone chan struct{}
+	// persistWithin is the worker's bound on one change's write (0: default).
+	persistWithin time.Duration
+}
+
+// stackOptions vary a stack for the tests that need to.
+type stackOptions struct {
+	// DatabaseURL replaces the shared test cluster's fresh database (a test
+	// that stops PostgreSQL brings its own cluster).
+	DatabaseURL string
+	// PersistWithin shortens how long the workflow waits for a write.
+	PersistWithin time.Duration
 }
 
 // fast is second-scale timing: red reviews every 12 s, reminders 5 s
@@ -91,13 +102,31 @@ func newStack(t *testing.T, timing register.Timing) *stack {
 // newStackWithKey is newStack with a given payload key.
 func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	t.Helper()
+	return newStackWith(t, timing, key, stackOptions{})
+}
+
+// newStackWith is newStack with a payload key and options.
+func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOptions) *stack {
+	t.Helper()
 	ctx := context.Background()
-	s := &stack{t: t, tokens: map[string]string{}}
+	s := &stack{t: t, tokens: map[string]string{}, persistWithin: opts.PersistWithin}
 	var logBuf syncBuffer
 	s.logger = slog.New(slog.NewJSONHandler(io.MultiWriter(&logBuf, testWriter{t}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s.logs = &logBuf.b
 	s.logBuf = &logBuf
-	s.store = testenv.DB(t)
+	if opts.DatabaseURL != "" {
+		st, err := store.Open(ctx, opts.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		s.store = st
+	} else {
+		s.store = testenv.DB(t)
+	}
 	s.smtp = testenv.SMTP(t)
 
 	var err error
@@ -168,7 +197,8 @@ func (s *stack) startWorker() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := worker.Run(ctx, worker.Deps{Client: s.client, Store: s.store, Mailer: mailer, Config: s.cfg, Logger: s.logger}); err != nil {
+		if err := worker.Run(ctx, worker.Deps{Client: s.client, Store: s.store, Mailer: mailer, Config: s.cfg, Logger: s.logger,
+			PersistWithin: s.persistWithin}); err != nil {
 			s.t.Errorf("worker: %v", err)
 		}
 	}()
@@ -255,15 +285,59 @@ func referral(nhs, given string) map[string]any {
 	}
 }
 
-// mails returns the captured messages of a kind for a person.
+// mails returns the notices of a kind for a person. Each recipient gets a
+// copy of their own, with the notice's Message-ID: copies are merged back
+// into one message with every recipient in To, except that a second copy
+// to the same recipient counts as another message, so that a notice sent
+// twice is seen twice.
 func (s *stack) mails(kind, person string) []devstack.Captured {
+	return notices(s.smtp.Messages(), func(m devstack.Captured) bool {
+		return m.Header.Get("X-DSR-Kind") == kind && (person == "" || m.Header.Get("X-DSR-Person") == person)
+	})
+}
+
+// notices merges per-recipient copies of the matching messages (see mails).
+func notices(all []devstack.Captured, match func(devstack.Captured) bool) []devstack.Captured {
 	var out []devstack.Captured
-	for _, m := range s.smtp.Messages() {
-		if m.Header.Get("X-DSR-Kind") == kind && (person == "" || m.Header.Get("X-DSR-Person") == person) {
-			out = append(out, m)
+	open := map[string]int{} // Message-ID → index in out of the copy being merged
+	for _, m := range all {
+		if !match(m) {
+			continue
 		}
+		id := m.Header.Get("Message-Id")
+		if i, ok := open[id]; ok && !hasAny(out[i].To, m.To) {
+			out[i].To = append(append([]string(nil), out[i].To...), m.To...)
+			continue
+		}
+		open[id] = len(out)
+		out = append(out, m)
 	}
 	return out
+}
+
+func hasAny(have, want []string) bool {
+	for _, w := range want {
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// copies counts, per recipient, the copies of a kind of notice about a
+// person: anything above 1 is a notice sent twice.
+func (s *stack) copies(kind, person string) map[string]int {
+	n := map[string]int{}
+	for _, m := range s.smtp.Messages() {
+		if m.Header.Get("X-DSR-Kind") == kind && m.Header.Get("X-DSR-Person") == person {
+			for _, to := range m.To {
+				n[strings.ToLower(to)]++
+			}
+		}
+	}
+	return n
 }
 
 // waitMail waits for a message of this kind for the person.
@@ -280,8 +354,31 @@ func (s *stack) waitMail(kind, person string, within time.Duration) devstack.Cap
 	return m
 }
 
-func recipients(m devstack.Captured) string {
-	r := append([]string(nil), m.To...)
+// recipients lists, sorted, everyone a notice went to: each recipient gets
+// a copy of their own, all with the notice's Message-ID, sent back to back.
+// It waits until no more copies have come for half a second.
+func (s *stack) recipients(m devstack.Captured) string {
+	s.t.Helper()
+	id := m.Header.Get("Message-Id")
+	var r []string
+	for deadline, last := time.Now().Add(10*time.Second), -1; time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		r = r[:0]
+		for _, c := range s.smtp.Messages() {
+			if c.Header.Get("Message-Id") == id {
+				r = append(r, c.To...)
+			}
+		}
+		if len(r) == last && time.Since(m.Received) > 500*time.Millisecond {
+			break
+		}
+		last = len(r)
+	}
+	return recipientList(r)
+}
+
+// recipientList is addresses lower-cased, sorted and joined.
+func recipientList(to []string) string {
+	r := append([]string(nil), to...)
 	for i := range r {
 		r[i] = strings.ToLower(r[i])
 	}

@@ -145,7 +145,7 @@ func TestReconcilerStartsAMissingWorkflow(t *testing.T) {
 		t.Fatal("the workflow exists before the reconciler ran")
 	}
 	for range 2 {
-		if n, err := worker.Reconcile(ctx, s.client, s.store); err != nil || n < 1 {
+		if n, err := worker.Reconcile(ctx, s.client, s.store, s.logger); err != nil || n < 1 {
 			t.Fatalf("reconcile: %d, %v", n, err)
 		}
 	}

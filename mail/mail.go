@@ -27,8 +27,19 @@ type Message struct {
 	Headers map[string]string
 }
 
-// Sender sends one message; an error means it was not accepted.
-// IsPermanent tells a rejection that retrying will not cure.
+// Sender sends messages. Send sends one message to all of its recipients
+// and an error means it was not accepted. SendEach sends a copy to each
+// recipient alone and says what became of each, so that one address the
+// server refuses does not hold up the others. IsPermanent tells a rejection
+// that retrying will not cure.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
+	SendEach(ctx context.Context, m Message) []Delivery
+}
+
+// Delivery is what became of one recipient's copy: Err is nil when the
+// server accepted it.
+type Delivery struct {
+	To  string
+	Err error
 }

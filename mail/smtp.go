@@ -251,6 +251,59 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	return nil
 }
 
+// SendEach sends a copy of m to each of m.To alone, all over one
+// connection, and reports each recipient's outcome. The copies share one
+// Message-ID: they are one message, delivered separately so that a refused
+// address refuses only itself (a server that refuses one RCPT would
+// otherwise refuse the whole message).
+func (s *SMTP) SendEach(ctx context.Context, m Message) []Delivery {
+	out := make([]Delivery, len(m.To))
+	msgs := make([]*gomail.Msg, 0, len(m.To))
+	idx := make([]int, 0, len(m.To))
+	for i, to := range m.To {
+		out[i].To = to
+		one := m
+		one.To = []string{to}
+		msg, err := s.build(one)
+		if err != nil {
+			out[i].Err = fmt.Errorf("mail: %s: %w", m.Kind, err)
+			continue
+		}
+		msgs = append(msgs, msg)
+		idx = append(idx, i)
+	}
+	if len(msgs) == 0 {
+		return out
+	}
+	c, err := s.client()
+	if err != nil {
+		for _, i := range idx {
+			out[i].Err = err
+		}
+		return out
+	}
+	start := time.Now()
+	sendErr := c.DialAndSendWithContext(ctx, msgs...)
+	accepted := 0
+	for j, msg := range msgs {
+		i := idx[j]
+		switch {
+		case msg.IsDelivered():
+			accepted++
+		case msg.SendError() != nil:
+			out[i].Err = fmt.Errorf("mail: send %s via %s: %w", m.Kind, s.addr(), msg.SendError())
+		case sendErr != nil:
+			// Not tried: the connection failed before this copy's turn.
+			out[i].Err = fmt.Errorf("mail: send %s via %s: %w", m.Kind, s.addr(), sendErr)
+		default:
+			out[i].Err = fmt.Errorf("mail: send %s via %s: not delivered", m.Kind, s.addr())
+		}
+	}
+	s.logger.Info("mail sent", "kind", m.Kind, "person", m.PersonID, "recipients", len(m.To), "accepted", accepted,
+		"duration", time.Since(start).Round(time.Millisecond))
+	return out
+}
+
 // IsPermanent reports whether err is a rejection that sending the same
 // message again will not cure: the server answered 5xx to a recipient or to
 // the message's content (a user unknown, a message refused), or the message

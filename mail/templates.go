@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	netmail "net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -41,6 +43,11 @@ type NoticeData struct {
 	ManagerMissing bool
 	// Digest holds the digest's counts.
 	Digest DigestCounts
+	// FailedKind and Refused describe delivery-failed: the kind of the
+	// notice that could not be delivered, and the staff addresses a mail
+	// server refused for good (bare addresses only).
+	FailedKind string
+	Refused    []string
 }
 
 // DigestCounts are the digest's numbers, over the people the recipient can
@@ -56,7 +63,7 @@ var Kinds = []string{
 	"referral-received", "triage-overdue", "referral-declined",
 	"review-due", "review-overdue", "review-escalated",
 	"action-due", "action-overdue", "action-escalated",
-	"rag-changed", "digest",
+	"rag-changed", "delivery-failed", "digest",
 }
 
 //go:embed templates/*.tmpl
@@ -201,6 +208,19 @@ func newView(d NoticeData) (view, error) {
 			return v, fmt.Errorf("escalation level %d not in 1..%d", d.Level, v.MaxLevel)
 		}
 		v.Escalation = fmt.Sprintf("escalation %d of %d", d.Level, v.MaxLevel)
+	}
+	if d.Kind == "delivery-failed" {
+		if !slices.Contains(Kinds, d.FailedKind) || d.FailedKind == "delivery-failed" {
+			return v, fmt.Errorf("failed kind %q is not a notice kind", d.FailedKind)
+		}
+		if len(d.Refused) == 0 {
+			return v, errors.New("no refused address")
+		}
+		for _, a := range d.Refused {
+			if p, err := netmail.ParseAddress(a); err != nil || p.Name != "" || p.Address != a {
+				return v, errors.New("a refused address is not a bare email address")
+			}
+		}
 	}
 	if d.Kind == "rag-changed" {
 		if _, ok := ratingMeaning[d.ToRating]; !ok {

@@ -28,6 +28,34 @@ func validData(kind string) NoticeData {
 		PersonID: "01J9ZP7K3M", Link: PersonLink(base, "01J9ZP7K3M"),
 		DueAt: time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC), Level: 2, MaxLevel: 3,
 		FromRating: "amber", ToRating: "red",
+		FailedKind: "review-due", Refused: []string{"sw@example.invalid"},
+	}
+}
+
+func TestDeliveryFailedNamesTheAddressOnly(t *testing.T) {
+	d := validData("delivery-failed")
+	d.Refused = []string{"sw@example.invalid", "nurse@example.invalid"}
+	_, text, htmlOut, err := Render("delivery-failed", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"review-due", "sw@example.invalid", "nurse@example.invalid", "these addresses"} {
+		if !strings.Contains(text, want) || !strings.Contains(htmlOut, want) {
+			t.Errorf("delivery-failed does not say %q:\n%s", want, text)
+		}
+	}
+	for name, bad := range map[string]NoticeData{
+		"free text as an address": {FailedKind: "review-due", Refused: []string{"Jane Smith, 1 High St"}},
+		"a display name":          {FailedKind: "review-due", Refused: []string{"Jane Smith <j@example.org>"}},
+		"no address":              {FailedKind: "review-due"},
+		"an unknown kind":         {FailedKind: "whatever", Refused: []string{"a@example.org"}},
+		"itself":                  {FailedKind: "delivery-failed", Refused: []string{"a@example.org"}},
+	} {
+		d := validData("delivery-failed")
+		d.FailedKind, d.Refused = bad.FailedKind, bad.Refused
+		if _, _, _, err := Render("delivery-failed", d); err == nil {
+			t.Errorf("%s: rendered", name)
+		}
 	}
 }
 
@@ -37,7 +65,7 @@ func TestEveryKindRenders(t *testing.T) {
 		register.ReferralReceived, register.TriageOverdue, register.ReferralDeclined,
 		register.ReviewDue, register.ReviewOverdue, register.ReviewEscalated,
 		register.ActionDue, register.ActionOverdue, register.ActionEscalated,
-		register.RatingChanged, register.Digest,
+		register.RatingChanged, register.DeliveryFailed, register.Digest,
 	} {
 		if _, ok := textTemplates[string(k)]; !ok {
 			t.Errorf("no template for %s", k)

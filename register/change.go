@@ -25,6 +25,16 @@ const (
 	ChangeDischarge      ChangeKind = "discharge"
 )
 
+// IdempotencyKey is a client's Idempotency-Key as the register keeps it:
+// Scope is a hash of the caller, the person, the operation and the key, so
+// a key means one thing only; BodyHash binds it to the request's body, so
+// the same key with another body is refused rather than answered as if it
+// had been applied. Hashes only: the key itself is the client's.
+type IdempotencyKey struct {
+	Scope    string `json:"scope,omitempty"`
+	BodyHash string `json:"body_hash,omitempty"`
+}
+
 // NewAction is an action plan item being added.
 type NewAction struct {
 	ID          string    `json:"id"`
@@ -49,7 +59,14 @@ type ReviewInput struct {
 // Change is one change to a person as the workflow persists it: what was
 // asked, and what the workflow decided (status, next review due).
 type Change struct {
-	UpdateID string     `json:"update_id"`
+	UpdateID string `json:"update_id"`
+	// Key is the caller's Idempotency-Key, scoped and bound to the body;
+	// empty when none was given.
+	Key IdempotencyKey `json:"key,omitzero"`
+	// Result is the answer the change was given (JSON), kept with the key
+	// so that a retried request gets the same one.
+	Result []byte `json:"result,omitempty"`
+
 	PersonID string     `json:"person_id"`
 	Kind     ChangeKind `json:"kind"`
 	Actor    Actor      `json:"actor"`

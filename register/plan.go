@@ -206,8 +206,18 @@ func (t Timing) ladders(s *State) []struct {
 //
 // Of several rungs of one ladder that are due, only the latest is sent: a
 // worker that was down must not burst out a reminder, an overdue notice and
-// three escalations at once.
-func (t Timing) PlanAt(s State, now time.Time) Plan {
+// three escalations at once. This is the first catch-up rule, kept for the
+// workflows that started under it; new runs use PlanPerAudience.
+func (t Timing) PlanAt(s State, now time.Time) Plan { return t.plan(s, now, false) }
+
+// PlanPerAudience is PlanAt catching up per audience: of the rungs of one
+// ladder that fell due together, the latest for each audience is sent (the
+// named people hear the review is overdue, the managers get the escalation
+// reached), and the rest are skipped. Nobody is told twice, and nobody who
+// should have heard is passed over.
+func (t Timing) PlanPerAudience(s State, now time.Time) Plan { return t.plan(s, now, true) }
+
+func (t Timing) plan(s State, now time.Time, perAudience bool) Plan {
 	var p Plan
 	for _, l := range t.ladders(&s) {
 		due := l.ladder.Done
@@ -215,14 +225,68 @@ func (t Timing) PlanAt(s State, now time.Time) Plan {
 			due++
 		}
 		if due > l.ladder.Done {
-			p.Skip = append(p.Skip, l.rungs[l.ladder.Done:due-1]...)
-			p.Send = append(p.Send, l.rungs[due-1])
+			caught := l.rungs[l.ladder.Done:due]
+			for i, n := range caught {
+				latest := i == len(caught)-1
+				if perAudience {
+					latest = !slices.ContainsFunc(caught[i+1:], func(m Notice) bool { return AudienceOf(m.Kind) == AudienceOf(n.Kind) })
+				}
+				if latest {
+					p.Send = append(p.Send, n)
+				} else {
+					p.Skip = append(p.Skip, n)
+				}
+			}
 		}
 		if due < len(l.rungs) {
 			p.Wake = earliest(p.Wake, l.rungs[due].At)
 		}
 	}
 	return p
+}
+
+// Audience is who a notice goes to, as far as catching up is concerned.
+type Audience string
+
+const (
+	// AudienceNamed is the named professionals (or the action's owner), with
+	// the coordinators.
+	AudienceNamed Audience = "named"
+	// AudienceManagers is the managers and the coordinators: escalations.
+	AudienceManagers Audience = "managers"
+	// AudienceCoordinators is the coordinators alone.
+	AudienceCoordinators Audience = "coordinators"
+)
+
+// AudienceOf tells who a notice of this kind is for.
+func AudienceOf(k NoticeKind) Audience {
+	switch k {
+	case ReviewEscalated, ActionEscalated:
+		return AudienceManagers
+	case TriageOverdue, ReferralReceived, DeliveryFailed:
+		return AudienceCoordinators
+	}
+	return AudienceNamed
+}
+
+// KeepProgress carries the ladder progress of cur into next wherever both
+// track the same occasion: a change computed from a copy of the state must
+// never undo a rung the workflow sent while the change was being written,
+// or that rung would be planned, and sent, again.
+func KeepProgress(next *State, cur State) {
+	keep := func(n *Ladder, c Ladder) {
+		if n.Occasion == c.Occasion && c.Done > n.Done {
+			n.Done = c.Done
+		}
+	}
+	keep(&next.Review, cur.Review)
+	keep(&next.Triage, cur.Triage)
+	for i := range next.Actions {
+		if a, ok := cur.Action(next.Actions[i].ID); ok {
+			keep(&next.Actions[i].Ladder, a.Ladder)
+		}
+	}
+	next.Announced = next.Announced || cur.Announced
 }
 
 // Advance marks every rung that PlanAt(s, now) sent or skipped as done.

@@ -97,7 +97,10 @@ const (
 	ActionOverdue    NoticeKind = "action-overdue"
 	ActionEscalated  NoticeKind = "action-escalated"
 	RatingChanged    NoticeKind = "rag-changed"
-	Digest           NoticeKind = "digest"
+	// DeliveryFailed tells the coordinators that a mail server refused an
+	// address for good; it names the address and the notice's kind only.
+	DeliveryFailed NoticeKind = "delivery-failed"
+	Digest         NoticeKind = "digest"
 )
 
 // Person is the register's record of one person: what the API returns and
@@ -205,9 +208,15 @@ type NoticeSummary struct {
 	Kind     NoticeKind `json:"kind"`
 	Occasion string     `json:"occasion"`
 	Level    int        `json:"level"`
-	Status   string     `json:"status"` // pending, sent, skipped
+	Status   string     `json:"status"` // sending, sent, skipped
 	DueAt    time.Time  `json:"due_at"`
 	SentAt   *time.Time `json:"sent_at,omitempty"`
+	// CreatedAt is when the notice was first claimed: a notice still
+	// sending long after it is shown as waiting.
+	CreatedAt time.Time `json:"created_at"`
+	// Undelivered lists the addresses a mail server refused for good. Staff
+	// addresses only: the person's own details are never mailed.
+	Undelivered []string `json:"undelivered,omitempty"`
 }
 
 // Needs is the coded list of service needs ("could help") that reviews may

@@ -5,16 +5,31 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bsw-dsr/dsr/register"
 )
 
-// ClaimNotice records that a notice is being sent, or finds that it was.
-// It returns the notice's status: "sending" (go ahead), "sent" or
-// "skipped" (nothing to do).
-func (s *Store) ClaimNotice(ctx context.Context, personID string, n register.Notice) (string, error) {
+// Claim answers ClaimNotice.
+type Claim string
+
+const (
+	// Claimed: this attempt owns the notice until its lease ends; send it.
+	Claimed Claim = "claimed"
+	// ClaimedElsewhere: another attempt holds a live lease; try again later.
+	ClaimedElsewhere Claim = "claimed-elsewhere"
+	// AlreadySent and AlreadySkipped: nothing to do.
+	AlreadySent    Claim = "sent"
+	AlreadySkipped Claim = "skipped"
+)
+
+// ClaimNotice claims a notice for one attempt (owner) until lease has
+// passed. A notice still being sent by another attempt whose lease is live
+// is not claimed, so two attempts never send it side by side; one whose
+// lease has run out (its worker died) is taken over.
+func (s *Store) ClaimNotice(ctx context.Context, personID string, n register.Notice, owner string, lease time.Duration) (Claim, error) {
 	var pid, aid *string
 	if personID != "" {
 		pid = &personID
@@ -22,18 +37,130 @@ func (s *Store) ClaimNotice(ctx context.Context, personID string, n register.Not
 	if n.ActionID != "" {
 		aid = &n.ActionID
 	}
-	var status string
-	err := s.Pool.QueryRow(ctx, `INSERT INTO notices (key, person_id, kind, occasion, level, action_id, due_at, status, attempts)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,'sending',1)
-		ON CONFLICT (key) DO UPDATE SET attempts = notices.attempts + 1
-		RETURNING status`, n.Key(personID), pid, string(n.Kind), n.Occasion, n.Level, aid, nullTime(n.DueAt)).Scan(&status)
-	if err != nil {
+	key := n.Key(personID)
+	var got string
+	err := s.Pool.QueryRow(ctx, `INSERT INTO notices (key, person_id, kind, occasion, level, action_id, due_at, status, attempts, claim_id, claimed_until)
+		VALUES ($1,$2,$3,$4,$5,$6,$7,'sending',1,$8, now() + make_interval(secs => $9))
+		ON CONFLICT (key) DO UPDATE SET attempts = notices.attempts + 1, claim_id = EXCLUDED.claim_id, claimed_until = EXCLUDED.claimed_until
+		WHERE notices.status = 'sending' AND (notices.claim_id IN ('', EXCLUDED.claim_id)
+			OR notices.claimed_until IS NULL OR notices.claimed_until < now())
+		RETURNING claim_id`, key, pid, string(n.Kind), n.Occasion, n.Level, aid, nullTime(n.DueAt), owner, lease.Seconds()).Scan(&got)
+	if err == nil {
+		return Claimed, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return "", fmt.Errorf("store: claim notice: %w", err)
 	}
-	return status, nil
+	var status string
+	if err := s.Pool.QueryRow(ctx, `SELECT status FROM notices WHERE key = $1`, key).Scan(&status); err != nil {
+		return "", fmt.Errorf("store: read notice claim: %w", err)
+	}
+	switch status {
+	case "sent":
+		return AlreadySent, nil
+	case "skipped":
+		return AlreadySkipped, nil
+	}
+	return ClaimedElsewhere, nil
 }
 
-// MarkNoticeSent records the accepted message and its recipients.
+// ReleaseNotice ends this owner's claim early (its attempt failed), so the
+// next attempt can claim the notice at once.
+func (s *Store) ReleaseNotice(ctx context.Context, key, owner string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE notices SET claimed_until = now() WHERE key = $1 AND claim_id = $2 AND status = 'sending'`, key, owner)
+	if err != nil {
+		return fmt.Errorf("store: release notice: %w", err)
+	}
+	return nil
+}
+
+// PendingDeliveries records the notice's recipients, read now, and returns
+// those not yet sent or refused. An address recorded earlier but no longer
+// a recipient (the named professionals changed before it could be sent) is
+// dropped unsent.
+func (s *Store) PendingDeliveries(ctx context.Context, key string, to []string) ([]string, error) {
+	if to == nil {
+		to = []string{}
+	}
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin deliveries: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (key, address) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, key, to); err != nil {
+		return nil, fmt.Errorf("store: record deliveries: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM notice_deliveries WHERE key = $1 AND status = 'pending' AND NOT (address = ANY($2))`, key, to); err != nil {
+		return nil, fmt.Errorf("store: drop stale deliveries: %w", err)
+	}
+	rows, _ := tx.Query(ctx, `SELECT address FROM notice_deliveries WHERE key = $1 AND status = 'pending' ORDER BY address`, key)
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: pending deliveries: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("store: commit deliveries: %w", err)
+	}
+	return pending, nil
+}
+
+// Delivery outcomes, per address.
+const (
+	DeliverySent    = "sent"
+	DeliveryRefused = "refused" // for good: a 5xx for this address
+	DeliveryPending = "pending" // a temporary failure: try again
+)
+
+// MarkDelivery records what became of one address: sent, refused for good,
+// or still pending after a temporary failure. problem is the mail server's
+// reply, never personal data.
+func (s *Store) MarkDelivery(ctx context.Context, key, address, outcome, problem string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE notice_deliveries SET status = $3, attempts = attempts + 1, last_error = $4,
+		updated_at = now(), sent_at = CASE WHEN $3 = 'sent' THEN now() END
+		WHERE key = $1 AND address = $2 AND status = 'pending'`, key, address, outcome, problem)
+	if err != nil {
+		return fmt.Errorf("store: mark delivery: %w", err)
+	}
+	if outcome == DeliveryPending && problem != "" {
+		return s.NoteNoticeError(ctx, key, problem)
+	}
+	return nil
+}
+
+// FinishNotice marks a notice whose every address was sent or refused as
+// sent, with the addresses that took it, and returns how many were refused.
+func (s *Store) FinishNotice(ctx context.Context, key string) (refused int, err error) {
+	err = s.Pool.QueryRow(ctx, `WITH d AS (
+			SELECT coalesce(array_agg(address ORDER BY address) FILTER (WHERE status = 'sent'), '{}') AS sent,
+				count(*) FILTER (WHERE status = 'refused') AS refused,
+				coalesce(string_agg(last_error, '; ') FILTER (WHERE status = 'refused'), '') AS problems
+			FROM notice_deliveries WHERE key = $1)
+		UPDATE notices SET status = 'sent', sent_at = now(), recipients = d.sent, last_error = d.problems
+		FROM d WHERE key = $1 RETURNING d.refused`, key).Scan(&refused)
+	if err != nil {
+		return 0, fmt.Errorf("store: finish notice: %w", err)
+	}
+	return refused, nil
+}
+
+// Refusal is an address a mail server refused for good, and its reply.
+type Refusal struct {
+	Address string `json:"address"`
+	Problem string `json:"problem"`
+}
+
+// Refusals lists the addresses refused for the notice with this key.
+func (s *Store) Refusals(ctx context.Context, key string) ([]Refusal, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT address, last_error FROM notice_deliveries WHERE key = $1 AND status = 'refused' ORDER BY address`, key)
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Refusal])
+	if err != nil {
+		return nil, fmt.Errorf("store: refusals: %w", err)
+	}
+	return rs, nil
+}
+
+// MarkNoticeSent records a notice with these recipients as sent, for a
+// notice that had nobody to go to.
 func (s *Store) MarkNoticeSent(ctx context.Context, key string, recipients []string) error {
 	_, err := s.Pool.Exec(ctx, `UPDATE notices SET status = 'sent', sent_at = now(), recipients = $2, last_error = '' WHERE key = $1`,
 		key, recipients)
@@ -53,6 +180,26 @@ func (s *Store) NoteNoticeError(ctx context.Context, key, problem string) error 
 	return nil
 }
 
+// Unsent is how many notices have waited longer than a limit to be sent,
+// and since when the oldest has waited.
+type Unsent struct {
+	Count  int        `json:"count"`
+	Oldest *time.Time `json:"oldest,omitempty"`
+}
+
+// UnsentOlderThan counts the notices still being sent after waiting longer
+// than d: a mail server refusing for hours, a worker that is down. They are
+// never dropped; this is how they are seen.
+func (s *Store) UnsentOlderThan(ctx context.Context, d time.Duration) (Unsent, error) {
+	var u Unsent
+	err := s.Pool.QueryRow(ctx, `SELECT count(*), min(created_at) FROM notices
+		WHERE status = 'sending' AND created_at < now() - make_interval(secs => $1)`, d.Seconds()).Scan(&u.Count, &u.Oldest)
+	if err != nil {
+		return u, fmt.Errorf("store: unsent notices: %w", err)
+	}
+	return u, nil
+}
+
 // SkipNotice records a notice that fell due while the workflow slept and was
 // superseded by a later one of the same ladder.
 func (s *Store) SkipNotice(ctx context.Context, personID string, n register.Notice) error {
@@ -60,8 +207,14 @@ func (s *Store) SkipNotice(ctx context.Context, personID string, n register.Noti
 	if n.ActionID != "" {
 		aid = &n.ActionID
 	}
+	// A claim left behind by a workflow that is gone (Temporal's state was
+	// lost and rebuilt) is superseded too, once its lease has run out and
+	// if nobody got it.
 	_, err := s.Pool.Exec(ctx, `INSERT INTO notices (key, person_id, kind, occasion, level, action_id, due_at, status)
-		VALUES ($1,$2,$3,$4,$5,$6,$7,'skipped') ON CONFLICT (key) DO NOTHING`,
+		VALUES ($1,$2,$3,$4,$5,$6,$7,'skipped')
+		ON CONFLICT (key) DO UPDATE SET status = 'skipped'
+		WHERE notices.status = 'sending' AND (notices.claimed_until IS NULL OR notices.claimed_until < now())
+			AND NOT EXISTS (SELECT 1 FROM notice_deliveries d WHERE d.key = notices.key AND d.status = 'sent')`,
 		n.Key(personID), personID, string(n.Kind), n.Occasion, n.Level, aid, nullTime(n.DueAt))
 	if err != nil {
 		return fmt.Errorf("store: skip notice: %w", err)

@@ -126,20 +126,30 @@ func audit(ctx context.Context, tx execer, a register.Actor, action, personID st
 
 // ApplyChange persists one change in one transaction with its audit entry.
 // It is idempotent on the change's update id: a retried activity writes
-// nothing twice.
+// nothing twice. The update id is claimed first, so SettleUpdate can fence
+// an attempt whose answer was lost.
 func (s *Store) ApplyChange(ctx context.Context, c register.Change) error {
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("store: begin change: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	tag, err := tx.Exec(ctx, `INSERT INTO applied_updates (update_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-		c.UpdateID, c.PersonID)
+	var scope *string
+	if c.Key.Scope != "" {
+		scope = &c.Key.Scope
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO applied_updates (update_id, person_id, scope, body_hash, result)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (update_id) DO NOTHING`,
+		c.UpdateID, c.PersonID, scope, c.Key.BodyHash, nullJSON(c.Result))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.ConstraintName == "applied_updates_scope" {
+		return register.Invalidf("Idempotency-Key", "already used for a change to this record")
+	}
 	if err != nil {
 		return fmt.Errorf("store: record update: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return nil // applied by an earlier attempt
+		return earlierUse(ctx, tx, c)
 	}
 	fields, err := applyChange(ctx, tx, c)
 	if err != nil {
@@ -152,6 +162,93 @@ func (s *Store) ApplyChange(ctx context.Context, c register.Change) error {
 		return fmt.Errorf("store: commit change: %w", err)
 	}
 	return nil
+}
+
+// earlierUse decides about an update id already recorded: the same change
+// applied by an earlier attempt is done; an id that belongs to another
+// person or another body, or that was abandoned, is refused, so a reused id
+// never answers success for a change that was not written.
+func earlierUse(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	var person, outcome, body string
+	err := tx.QueryRow(ctx, `SELECT person_id::text, outcome, body_hash FROM applied_updates WHERE update_id = $1`, c.UpdateID).
+		Scan(&person, &outcome, &body)
+	if err != nil {
+		return fmt.Errorf("store: read earlier update: %w", err)
+	}
+	switch {
+	case person != c.PersonID || body != c.Key.BodyHash:
+		return &register.Error{Kind: register.KindConflict, Message: "this change's id was already used for another change"}
+	case outcome == "abandoned":
+		return &register.Error{Kind: register.KindUnavailable, Message: "the register gave up on this change before it was written, so nothing was changed. Please try again."}
+	}
+	return nil // applied by an earlier attempt
+}
+
+// SettleUpdate tells whether the update with this id was written, and
+// makes the answer final: when it was not, it is recorded as abandoned, so
+// an attempt still in flight can no longer commit it. The workflow asks
+// after a persist that failed or timed out, and adopts the answer.
+func (s *Store) SettleUpdate(ctx context.Context, updateID, personID string, key register.IdempotencyKey) (applied bool, err error) {
+	var scope *string
+	if key.Scope != "" {
+		scope = &key.Scope
+	}
+	// An attempt still holding the id in an open transaction makes this
+	// insert wait for its commit or rollback: the answer is never a guess.
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO applied_updates (update_id, person_id, outcome, scope, body_hash) VALUES ($1, $2, 'abandoned', $3, $4)
+		ON CONFLICT (update_id) DO NOTHING`, updateID, personID, scope, key.BodyHash); err != nil {
+		return false, fmt.Errorf("store: settle update: %w", err)
+	}
+	var outcome string
+	if err := s.Pool.QueryRow(ctx, `SELECT outcome FROM applied_updates WHERE update_id = $1`, updateID).Scan(&outcome); err != nil {
+		return false, fmt.Errorf("store: read settled update: %w", err)
+	}
+	return outcome == "applied", nil
+}
+
+// KeyUse is what the register knows of one scoped Idempotency-Key.
+type KeyUse struct {
+	// Applied holds the first answer when a change with this key was
+	// written; nil otherwise.
+	Applied []byte
+	// BodyHash is the body the key was first used with ("" if never).
+	BodyHash string
+	// Abandoned counts the attempts given up with nothing written: a retry
+	// is a new attempt.
+	Abandoned int
+}
+
+// IdempotencyKey reads what is known of a scoped key.
+func (s *Store) IdempotencyKey(ctx context.Context, scope string) (KeyUse, error) {
+	var u KeyUse
+	rows, _ := s.Pool.Query(ctx, `SELECT outcome, body_hash, coalesce(result::text, '') FROM applied_updates WHERE scope = $1 ORDER BY applied_at`, scope)
+	type row struct{ outcome, body, result string }
+	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+		var x row
+		return x, r.Scan(&x.outcome, &x.body, &x.result)
+	})
+	if err != nil {
+		return u, fmt.Errorf("store: idempotency key: %w", err)
+	}
+	for _, x := range rs {
+		if u.BodyHash == "" {
+			u.BodyHash = x.body
+		}
+		if x.outcome == "applied" {
+			u.Applied = []byte(x.result)
+			u.BodyHash = x.body
+		} else {
+			u.Abandoned++
+		}
+	}
+	return u, nil
+}
+
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
 }
 
 func nullTime(t time.Time) *time.Time {

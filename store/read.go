@@ -122,12 +122,13 @@ func getPerson(ctx context.Context, db reader, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: rating history: %w", err)
 	}
-	rows, _ = db.Query(ctx, `SELECT kind, occasion, level, status, coalesce(due_at, created_at), sent_at
-		FROM notices WHERE person_id = $1 ORDER BY created_at, key`, id)
+	rows, _ = db.Query(ctx, `SELECT n.kind, n.occasion, n.level, n.status, coalesce(n.due_at, n.created_at), n.sent_at, n.created_at,
+		coalesce((SELECT array_agg(d.address ORDER BY d.address) FROM notice_deliveries d WHERE d.key = n.key AND d.status = 'refused'), '{}')
+		FROM notices n WHERE n.person_id = $1 ORDER BY n.created_at, n.key`, id)
 	p.Notices, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.NoticeSummary, error) {
 		var n register.NoticeSummary
 		var kind string
-		err := r.Scan(&kind, &n.Occasion, &n.Level, &n.Status, &n.DueAt, &n.SentAt)
+		err := r.Scan(&kind, &n.Occasion, &n.Level, &n.Status, &n.DueAt, &n.SentAt, &n.CreatedAt, &n.Undelivered)
 		n.Kind = register.NoticeKind(kind)
 		return n, err
 	})
@@ -296,8 +297,11 @@ func (s *Store) LoadState(ctx context.Context, id string) (register.State, error
 	if st.Status != register.Active {
 		st.Actions = nil
 	}
-	// Restore progress: a ladder is done up to the furthest rung recorded.
-	rows, _ = s.Pool.Query(ctx, `SELECT kind, occasion, level FROM notices WHERE person_id = $1`, id)
+	// Restore progress: a ladder is done up to the furthest rung sent or
+	// skipped. A rung claimed but not confirmed sent (its worker died, or
+	// Temporal's state was lost) is not done, so it is sent again; its
+	// addresses already confirmed are not.
+	rows, _ = s.Pool.Query(ctx, `SELECT kind, occasion, level FROM notices WHERE person_id = $1 AND status IN ('sent','skipped')`, id)
 	type rec struct {
 		kind     register.NoticeKind
 		occasion string

@@ -4,9 +4,16 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/puddle/v2"
 )
 
 // Store holds the connection pool. Methods live in one file per table group.
@@ -32,3 +39,28 @@ func (s *Store) Close() { s.Pool.Close() }
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+
+// IsUnavailable reports whether err means the database could not be
+// reached or is not taking work just now (down, restarting, shutting down,
+// too many connections), as opposed to a fault in the request or the code:
+// the caller should hear 503 and try again, never 500.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, context.DeadlineExceeded), errors.Is(err, puddle.ErrClosedPool):
+		return true
+	case errors.As(err, &pgErr):
+		// Class 08: connection exception; 57P: operator intervention
+		// (admin shutdown, crash shutdown, cannot connect now); 53300: too
+		// many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
+	}
+	return pgconn.SafeToRetry(err)
+}

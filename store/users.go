@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -49,14 +48,14 @@ func scanUser(r pgx.Row) (User, error) {
 	return u, err
 }
 
-// normaliseEmail checks an address is a bare address and lower-cases it.
+// normaliseEmail checks an address with the register's one email rule and
+// lower-cases it.
 func normaliseEmail(field, s string) (string, error) {
-	s = strings.TrimSpace(s)
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s {
-		return "", register.Invalidf(field, "not an email address")
+	e, err := register.NormaliseEmail(s)
+	if err != nil {
+		return "", register.Invalidf(field, "%s", err.Error())
 	}
-	return strings.ToLower(s), nil
+	return e, nil
 }
 
 // UpsertUser creates the user with u.Email, or updates that user's name,

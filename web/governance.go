@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
@@ -136,7 +135,7 @@ func (s *server) correctPost(w http.ResponseWriter, r *http.Request) {
 	}
 	updateID := ""
 	if f.Nonce != "" {
-		updateID = webUpdateID(s.actor(r).UserID, workflows.UpdateCorrectDetails, f.Nonce)
+		updateID = webUpdateID(s.actor(r).UserID, p.ID, workflows.UpdateCorrectDetails, f.Nonce)
 	}
 	if _, err := workflows.Correct(r.Context(), s.d.Temporal, p.ID, updateID, req, s.d.Store.OpenPersonByNHS); err != nil {
 		if status := f.changeFailed(err, nil); status != 0 {
@@ -147,12 +146,6 @@ func (s *server) correctPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seeOther(w, r, "/people/"+p.ID+"?done=corrected")
-}
-
-// webUpdateID is the update id a form's nonce makes, as send makes it: a
-// form sent twice is one change.
-func webUpdateID(userID, update, nonce string) string {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+userID+"/"+update+"/"+nonce)).String()
 }
 
 // correctionFieldName names a corrected field for people.

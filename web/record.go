@@ -153,12 +153,20 @@ func (s *server) userNames(ctx context.Context) map[string]string {
 // send makes a change through the person's workflow, exactly as the API
 // does: the update waits until the change is written or refused. The form's
 // nonce makes the update id, so a form sent twice changes the record once.
+// The id is scoped to the user, the person and the change, so a nonce can
+// never stand for a change to anyone else.
 func (s *server) send(ctx context.Context, r *http.Request, id, update, nonce string, req any) (workflows.Result, error) {
 	var updateID string
 	if nonce != "" {
-		updateID = uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+s.actor(r).UserID+"/"+update+"/"+nonce)).String()
+		updateID = webUpdateID(s.actor(r).UserID, id, update, nonce)
 	}
 	var res workflows.Result
 	err := workflows.Update(ctx, s.d.Temporal, id, update, updateID, req, &res)
 	return res, err
+}
+
+// webUpdateID is a web form's update id: one per user, person, change and
+// form nonce.
+func webUpdateID(user, person, update, nonce string) string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("web/"+user+"/"+person+"/"+update+"/"+nonce)).String()
 }

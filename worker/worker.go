@@ -38,12 +38,15 @@ type Deps struct {
 	Mailer mail.Sender
 	Config config.Config
 	Logger *slog.Logger
+	// PersistWithin bounds one change's write (0: the default); tests
+	// shorten it.
+	PersistWithin time.Duration
 }
 
 // Register registers the workflow and activities on any registry: the
 // worker, the replayer or a test environment.
 func Register(r sdkworker.Registry, d Deps) {
-	p := &workflows.Person{Timing: d.Config.Timing}
+	p := &workflows.Person{Timing: d.Config.Timing, PersistWithin: d.PersistWithin}
 	r.RegisterWorkflowWithOptions(p.Run, workflow.RegisterOptions{Name: workflows.PersonWorkflowName})
 	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
 		MaxEscalations: d.Config.Timing.MaxEscalations}
@@ -51,6 +54,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterActivityWithOptions(a.Persist, activity.RegisterOptions{Name: workflows.ActivityPersist})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: workflows.ActivityNotify})
 	r.RegisterActivityWithOptions(a.SkipNotices, activity.RegisterOptions{Name: workflows.ActivitySkip})
+	r.RegisterActivityWithOptions(a.SettleUpdate, activity.RegisterOptions{Name: workflows.ActivitySettle})
 	r.RegisterWorkflowWithOptions(workflows.Digest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
@@ -113,7 +117,7 @@ func Run(ctx context.Context, d Deps) error {
 	tick := time.NewTicker(ReconcileEvery)
 	defer tick.Stop()
 	for {
-		n, err := Reconcile(ctx, d.Client, d.Store)
+		n, err := Reconcile(ctx, d.Client, d.Store, d.Logger)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile failed", "error", err)
 		} else if n > 0 {
@@ -129,16 +133,30 @@ func Run(ctx context.Context, d Deps) error {
 
 // Reconcile starts a workflow, seeded from the record, for every referred or
 // active person; starting one that runs already is a no-op. It returns how
-// many people it checked.
-func Reconcile(ctx context.Context, c client.Client, st *store.Store) (int, error) {
+// many people it checked. A start that fails is logged and the pass goes
+// on, so one person's problem never leaves everyone after them without a
+// workflow; the error then says how many failed.
+func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) (int, error) {
 	ids, err := st.OpenPeople(ctx)
 	if err != nil {
 		return 0, err
 	}
+	var first error
+	failed := 0
 	for _, id := range ids {
-		if err := starter.StartPerson(ctx, c, id); err != nil {
-			return 0, fmt.Errorf("reconcile %s: %w", id, err)
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
 		}
+		if err := starter.StartPerson(ctx, c, id); err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+			logger.Warn("reconcile: could not start a person's workflow; going on", "person", id, "error", err)
+		}
+	}
+	if failed > 0 {
+		return len(ids), fmt.Errorf("reconcile: %d of %d starts failed; the first: %w", failed, len(ids), first)
 	}
 	return len(ids), nil
 }

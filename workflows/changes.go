@@ -2,11 +2,9 @@ package workflows
 
 import (
 	"fmt"
-	"net/mail"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -15,8 +13,6 @@ import (
 
 // clockSkew is how far a client's "now" may run ahead of the workflow's.
 const clockSkew = time.Minute
-
-const maxText = 10000
 
 type fields map[string]string
 
@@ -27,26 +23,14 @@ func (f fields) err() *register.Error {
 	return register.Invalid(f)
 }
 
+// checkText and checkEmail are the register's own rules (register.CheckText
+// and CheckEmail), so an update is held to what a referral is.
 func checkText(f fields, name, v string, required bool) {
-	switch {
-	case required && strings.TrimSpace(v) == "":
-		f[name] = "required"
-	case utf8.RuneCountInString(v) > maxText:
-		f[name] = fmt.Sprintf("at most %d characters", maxText)
-	}
+	register.CheckText(f, name, v, register.MaxTextLen, required)
 }
 
 func checkEmail(f fields, name, v string, required bool) {
-	if strings.TrimSpace(v) == "" {
-		if required {
-			f[name] = "required"
-		}
-		return
-	}
-	a, err := mail.ParseAddress(v)
-	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
-		f[name] = "not an email address"
-	}
+	register.CheckEmail(f, name, v, required)
 }
 
 func needActive(s register.State) *register.Error {

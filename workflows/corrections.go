@@ -19,6 +19,7 @@ const UpdateCorrectDetails = "correct-details"
 
 // CorrectRequest is a correction of a person's details, asked by Actor.
 type CorrectRequest struct {
+	Keyed
 	Actor      register.Actor      `json:"actor"`
 	Correction register.Correction `json:"correction"`
 }
@@ -45,36 +46,46 @@ func applyCorrection(_ workflow.Context, _ *register.State, req CorrectRequest, 
 // (store.OpenPersonByNHS): a *register.Error of KindNotFound when none.
 type OpenByNHS func(ctx context.Context, nhs string) (string, error)
 
-// Correct sends a correction to the person's workflow, as the API and the
-// pages both do. An NHS number another open episode holds is refused with
-// a KindConflict error naming that person: asked before the update is sent,
-// and asked again when the update fails, since the database's unique index
-// is what decides (a referral may take the number in between).
-func Correct(ctx context.Context, c client.Client, personID, updateID string, req CorrectRequest, open OpenByNHS) (Result, error) {
-	clash := func() error {
-		if !slices.Contains(req.Correction.Fields, "nhs_number") {
-			return nil
-		}
-		other, err := open(ctx, req.Correction.Details.NHSNumber)
-		switch {
-		case register.KindOf(err) == register.KindNotFound:
-			return nil
-		case err != nil:
-			return err
-		case other != personID:
-			return register.Conflict("this NHS number is already referred or on the register in another record", other)
-		}
+// CheckNHSClash returns a KindConflict error naming the other person when
+// the correction gives personID an NHS number another referred or active
+// record holds. The database's unique index is what decides: this asks
+// before an update is sent, and again after one fails, for the answer.
+func CheckNHSClash(ctx context.Context, personID string, c register.Correction, open OpenByNHS) error {
+	if !slices.Contains(c.Fields, "nhs_number") {
 		return nil
 	}
-	if err := clash(); err != nil {
+	other, err := open(ctx, c.Details.NHSNumber)
+	switch {
+	case register.KindOf(err) == register.KindNotFound:
+		return nil
+	case err != nil:
+		return err
+	case other != personID:
+		return register.Conflict("this NHS number is already referred or on the register in another record", other)
+	}
+	return nil
+}
+
+// SettleCorrection turns the failure of a correction that the unique index
+// refused into the conflict it was; other errors are returned as they are.
+func SettleCorrection(ctx context.Context, personID string, c register.Correction, open OpenByNHS, err error) error {
+	if err == nil || register.KindOf(err) != register.KindInternal {
+		return err
+	}
+	if cerr := CheckNHSClash(ctx, personID, c, open); register.KindOf(cerr) == register.KindConflict {
+		return cerr
+	}
+	return err
+}
+
+// Correct sends a correction to the person's workflow, as the pages do (the
+// API sends it with its Idempotency-Key handling): an NHS number another
+// open record holds is refused with a KindConflict error naming it.
+func Correct(ctx context.Context, c client.Client, personID, updateID string, req CorrectRequest, open OpenByNHS) (Result, error) {
+	if err := CheckNHSClash(ctx, personID, req.Correction, open); err != nil {
 		return Result{}, err
 	}
 	var res Result
-	err := Update(ctx, c, personID, UpdateCorrectDetails, updateID, req, &res)
-	if err != nil && register.KindOf(err) == register.KindInternal {
-		if cerr := clash(); cerr != nil && register.KindOf(cerr) == register.KindConflict {
-			return Result{}, cerr
-		}
-	}
-	return res, err
+	err := Update(ctx, c, personID, UpdateCorrectDetails, updateID, &req, &res)
+	return res, SettleCorrection(ctx, personID, req.Correction, open, err)
 }

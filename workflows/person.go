@@ -3,6 +3,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -32,7 +33,24 @@ const (
 	ActivityPersist   = "Persist"
 	ActivityNotify    = "Notify"
 	ActivitySkip      = "SkipNotices"
+	ActivitySettle    = "SettleUpdate"
 )
+
+// Versions of the workflow's logic. People's workflows run for years, so a
+// change to what a running workflow does is gated (workflow.GetVersion) and
+// the old logic kept for the histories recorded under it.
+const (
+	versionChangeID = "notice-guarantee"
+	// versionNoticeGuarantee: catch-up per audience; a change is applied to
+	// the current state (ladder progress never rolled back); an uncertain
+	// write is settled by asking PostgreSQL.
+	versionNoticeGuarantee workflow.Version = 1
+)
+
+// DefaultPersistWithin bounds how long a change may take to be written
+// before the workflow stops waiting and asks PostgreSQL whether it was.
+// Shorter than the API's wait, so the caller hears the answer.
+const DefaultPersistWithin = 10 * time.Second
 
 // MaxHistory is the event count past which a run continues as new, well
 // before the server would suggest it: a busy person (a year with fifty
@@ -55,38 +73,57 @@ type Input struct {
 	ContinueAfter int `json:"continue_after,omitempty"`
 }
 
+// Keyed carries a request's Idempotency-Key, scoped and bound to its body
+// by the API (hashes only), to be kept with the change when it is written.
+type Keyed struct {
+	Key register.IdempotencyKey `json:"key,omitzero"`
+}
+
+func (k Keyed) idempotencyKey() register.IdempotencyKey { return k.Key }
+
+type keyed interface {
+	idempotencyKey() register.IdempotencyKey
+}
+
 // Requests carried by updates. Actor is who asked, for the audit log.
 type (
 	TriageRequest struct {
+		Keyed
 		Actor    register.Actor  `json:"actor"`
 		Decision string          `json:"decision"` // accept or decline
 		Rating   register.Rating `json:"rag,omitempty"`
 		Reason   string          `json:"reason,omitempty"`
 	}
 	ReviewRequest struct {
+		Keyed
 		Actor  register.Actor       `json:"actor"`
 		Review register.ReviewInput `json:"review"`
 	}
 	RatingRequest struct {
+		Keyed
 		Actor  register.Actor  `json:"actor"`
 		Rating register.Rating `json:"rag"`
 		Reason string          `json:"reason"`
 	}
 	ActionsRequest struct {
+		Keyed
 		Actor   register.Actor       `json:"actor"`
 		Actions []register.NewAction `json:"actions"`
 	}
 	CloseActionRequest struct {
+		Keyed
 		Actor    register.Actor `json:"actor"`
 		ActionID string         `json:"action_id"`
 		Outcome  string         `json:"outcome"`
 		Cancel   bool           `json:"cancel,omitempty"`
 	}
 	ProfessionalsRequest struct {
+		Keyed
 		Actor         register.Actor          `json:"actor"`
 		Professionals []register.Professional `json:"professionals"`
 	}
 	DischargeRequest struct {
+		Keyed
 		Actor  register.Actor `json:"actor"`
 		Reason string         `json:"reason"`
 	}
@@ -116,6 +153,9 @@ type Schedule struct {
 // reaches running workflows deterministically.
 type Person struct {
 	Timing register.Timing
+	// PersistWithin bounds one change's write; 0 means
+	// DefaultPersistWithin. Tests shorten it.
+	PersistWithin time.Duration
 }
 
 // errInvalid wraps a domain error so its kind and fields survive the trip
@@ -151,6 +191,7 @@ type run struct {
 	changed bool
 	loaded  bool
 	pending int
+	version workflow.Version
 	logger  interface {
 		Info(string, ...any)
 		Warn(string, ...any)
@@ -160,6 +201,7 @@ type run struct {
 // Run is the workflow function.
 func (w *Person) Run(ctx workflow.Context, in Input) error {
 	r := &run{ctx: ctx, in: in, w: w, mu: workflow.NewMutex(ctx), logger: workflow.GetLogger(ctx)}
+	r.version = workflow.GetVersion(ctx, versionChangeID, workflow.DefaultVersion, versionNoticeGuarantee)
 	r.readTiming()
 	// Handlers first: an update that arrives while the state loads waits
 	// for it rather than being refused as unknown.
@@ -190,6 +232,9 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 		}
 		now := workflow.Now(ctx)
 		plan := r.timing.PlanAt(r.state, now)
+		if r.version >= versionNoticeGuarantee {
+			plan = r.timing.PlanPerAudience(r.state, now)
+		}
 		if len(plan.Skip) > 0 {
 			r.skip(plan.Skip)
 		}
@@ -275,22 +320,50 @@ func (r *run) skip(ns []register.Notice) {
 // persist writes a change through the activity. Only a change that was
 // written alters the workflow's state.
 func (r *run) persist(ctx workflow.Context, c register.Change) error {
-	c.UpdateID = workflow.GetCurrentUpdateInfo(ctx).ID
-	c.PersonID = r.in.PersonID
+	within := r.w.PersistWithin
+	if within <= 0 {
+		within = DefaultPersistWithin
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		// Bounded, and shorter than the API's wait: past this the update
-		// fails, nothing was written, and the caller hears so.
-		ScheduleToCloseTimeout: 10 * time.Second,
+		// Two tries fit in the bound: a stalled connection is retried.
+		StartToCloseTimeout:    within / 2,
+		ScheduleToCloseTimeout: within,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 10 * time.Second},
 	})
 	return workflow.ExecuteActivity(actx, ActivityPersist, c).Get(ctx, nil)
 }
 
-func (r *run) result() Result {
-	res := Result{Status: r.state.Status, Rating: r.state.Rating}
-	if !r.state.ReviewDue.IsZero() {
-		d := r.state.ReviewDue
+// settled decides a persist that failed: a refusal by the store (invalid,
+// conflict) wrote nothing; anything else (a timeout, a lost connection)
+// may have committed, so PostgreSQL is asked, and its answer made final,
+// before the workflow decides. It asks for as long as it takes: the record
+// and the schedule must not disagree.
+func (r *run) settled(ctx workflow.Context, c register.Change, err error) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == "domain" {
+		return false
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumInterval: 30 * time.Second},
+	})
+	var applied bool
+	if serr := workflow.ExecuteActivity(actx, ActivitySettle, c).Get(ctx, &applied); serr != nil {
+		r.logger.Warn("settling an uncertain write failed", "error", serr)
+		return false
+	}
+	if applied {
+		r.logger.Info("an uncertain write had been applied; adopting it")
+	}
+	return applied
+}
+
+func (r *run) result() Result { return resultOf(r.state) }
+
+func resultOf(st register.State) Result {
+	res := Result{Status: st.Status, Rating: st.Rating}
+	if !st.ReviewDue.IsZero() {
+		d := st.ReviewDue
 		res.NextReviewDue = &d
 	}
 	return res
@@ -324,19 +397,35 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 		next := r.state
 		next.Actions = append([]register.ActionState(nil), r.state.Actions...)
 		c, notices := apply(ctx, &next, req, now)
+		c.UpdateID = workflow.GetCurrentUpdateInfo(ctx).ID
+		c.PersonID = r.in.PersonID
 		c.At, c.Status = now, next.Status
 		if !next.ReviewDue.IsZero() {
 			c.NextReviewDue = next.ReviewDue
 		}
+		if k, ok := any(req).(keyed); ok {
+			c.Key = k.idempotencyKey()
+		}
+		res := resultOf(next)
+		if c.Key.Scope != "" {
+			c.Result, _ = json.Marshal(res) // plain values: cannot fail
+		}
 		if err := r.persist(ctx, c); err != nil {
-			return Result{}, err
+			if r.version < versionNoticeGuarantee || !r.settled(ctx, c, err) {
+				return Result{}, err
+			}
+		}
+		if r.version >= versionNoticeGuarantee {
+			// The loop may have sent a rung while the change was written:
+			// keep that progress, or the rung would be planned again.
+			register.KeepProgress(&next, r.state)
 		}
 		r.state = next
 		for _, n := range notices {
 			r.send(n)
 		}
 		r.changed = true
-		return r.result(), nil
+		return res, nil
 	}
 }
 
@@ -381,3 +470,6 @@ func (r *run) register() error {
 	}
 	return nil
 }
+
+// SetKey attaches the caller's scoped Idempotency-Key to a request.
+func (k *Keyed) SetKey(key register.IdempotencyKey) { k.Key = key }

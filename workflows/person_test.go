@@ -253,7 +253,7 @@ func TestDischargeEndsWorkflow(t *testing.T) {
 
 func TestDeclineNotifiesReferrerAndEnds(t *testing.T) {
 	h := newHarness(t, referred())
-	h.update(day, UpdateTriage, TriageRequest{Actor: admin, Decision: "decline"}, "reason: required")
+	h.update(day, UpdateTriage, TriageRequest{Actor: admin, Decision: "decline"}, "reason: is required")
 	h.update(2*day, UpdateTriage, TriageRequest{Actor: admin, Decision: "decline", Reason: "criteria not met"}, "")
 	h.run(Input{PersonID: "p1"}, 0)
 	if !h.env.IsWorkflowCompleted() || h.env.GetWorkflowError() != nil {
@@ -280,7 +280,10 @@ func TestBadUpdatesChangeNothing(t *testing.T) {
 		{ID: "a1", Description: " ", OwnerEmail: "not-an-email", Due: t0}}}, "actions[0].")
 	h.update(9*time.Hour, UpdateCloseAction, CloseActionRequest{Actor: admin, ActionID: "nope", Outcome: "done"}, "no open action")
 	h.update(10*time.Hour, UpdateProfessionals, ProfessionalsRequest{Actor: admin}, "at least one professional")
-	h.update(11*time.Hour, UpdateDischarge, DischargeRequest{Actor: admin}, "reason: required")
+	h.update(11*time.Hour, UpdateDischarge, DischargeRequest{Actor: admin}, "reason: is required")
+	// PostgreSQL cannot store NUL: refused here, never a failed write.
+	h.update(12*time.Hour, UpdateDischarge, DischargeRequest{Actor: admin, Reason: "moved\x00away"}, "reason: must not contain a NUL")
+	h.update(13*time.Hour, UpdateChangeRating, RatingRequest{Actor: admin, Rating: register.Red, Reason: "worse\x00"}, "reason: must not contain a NUL")
 	h.run(Input{PersonID: "p1"}, 2*day)
 	if len(h.rec.changes) != 1 || h.rec.changes[0].Kind != register.ChangeAccept {
 		t.Errorf("changes persisted: %+v", h.rec.changes)
