@@ -160,6 +160,27 @@ func TestCorrectionEndToEnd(t *testing.T) {
 		t.Errorf("%d audit entries for the correction, want 1", audited)
 	}
 
+	// Sent twice with one Idempotency-Key: one correction, the first answer.
+	keyed := func() int {
+		req, _ := http.NewRequest("PATCH", s.api.URL+"/api/v1/people/"+id, strings.NewReader(`{"address": "3 Mill Lane", "reason": "moved"}`))
+		req.Header.Set("Authorization", "Bearer "+s.tokens["coord@example.org"])
+		req.Header.Set("Idempotency-Key", "move-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if a, b := keyed(), keyed(); a != http.StatusOK || b != http.StatusOK {
+		t.Errorf("keyed correction twice: %d, %d", a, b)
+	}
+	var moves int
+	s.store.Pool.QueryRow(ctx, `SELECT count(*) FROM person_corrections WHERE person_id = $1 AND field = 'address'`, id).Scan(&moves)
+	if moves != 1 {
+		t.Errorf("a keyed correction sent twice wrote %d history rows, want 1", moves)
+	}
+
 	// Another open record's NHS number: 409 naming it; nothing written.
 	otherNHS := nhsNumbers(4440, 1)[0]
 	var other struct{ ID string }
@@ -183,7 +204,7 @@ func TestCorrectionEndToEnd(t *testing.T) {
 	}
 	values := url.Values{"csrf_token": {token}, "given_name": {"Bartholomeus"}, "family_name": {"Quennel"},
 		"date_of_birth-day": {"1"}, "date_of_birth-month": {"4"}, "date_of_birth-year": {"1990"},
-		"nhs_number": {nhsNumbers(4402, 1)[0]}, "address": {"1 High Street"}, "postcode": {"SN1 1AA"}, "locality": {"Swindon"},
+		"nhs_number": {nhsNumbers(4402, 1)[0]}, "address": {"3 Mill Lane"}, "postcode": {"SN1 1AA"}, "locality": {"Swindon"},
 		"consent.basis": {"informed_consent"}, "consent.recorded_on-day": {"2"}, "consent.recorded_on-month": {"1"},
 		"consent.recorded_on-year": {"2026"}, "consent.recorded_by": {"Sam Worker"}, "consent.details": {""}}
 	resp, err = c.PostForm(s.api.URL+"/people/"+id+"/correct", values)
@@ -206,7 +227,7 @@ func TestCorrectionEndToEnd(t *testing.T) {
 	s.must(http.StatusOK, "coord@example.org", "GET", "/people/"+id, nil, &rec)
 	var fields []string
 	s.store.Pool.QueryRow(ctx, `SELECT array_agg(field ORDER BY id) FROM person_corrections WHERE person_id = $1`, id).Scan(&fields)
-	if rec.FamilyName != "Quennel" || !slices.Equal(fields, []string{"given_name", "family_name"}) {
+	if rec.FamilyName != "Quennel" || !slices.Equal(fields, []string{"given_name", "address", "family_name"}) {
 		t.Errorf("after the page: family name %q, history %v (only the changed field is written)", rec.FamilyName, fields)
 	}
 
