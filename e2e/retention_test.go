@@ -154,6 +154,23 @@ func TestRetention(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// A summary reaching back past the retention horizon says it leaves
+	// deleted records out (the API here runs with the default six years);
+	// one within it does not.
+	var sum struct {
+		IncompleteBefore *time.Time `json:"incomplete_before"`
+		Note             string     `json:"note"`
+	}
+	s.must(http.StatusOK, "comm@example.org", "GET", "/reports/summary?from="+time.Now().AddDate(-7, 0, 0).Format(time.DateOnly), nil, &sum)
+	if sum.IncompleteBefore == nil || sum.Note == "" {
+		t.Errorf("the report does not say it leaves deleted records out: %+v", sum)
+	}
+	sum.IncompleteBefore = nil
+	s.must(http.StatusOK, "comm@example.org", "GET", "/reports/summary", nil, &sum)
+	if sum.IncompleteBefore != nil {
+		t.Errorf("a report of the last year says it is incomplete: %+v", sum)
+	}
+
 	// Deleting again does nothing.
 	if ok, err := s.store.DeleteExpired(ctx, expired, time.Now()); ok || err != nil {
 		t.Errorf("second deletion: %v, %v", ok, err)
