@@ -34,6 +34,18 @@ func TestSubjectAccessExport(t *testing.T) {
 	s.must(http.StatusCreated, "sw@example.org", "POST", "/referrals", referral(nhs, "Alex"), &second)
 	s.waitMail("referral-received", second.ID, 20*time.Second)
 
+	// The mail is out; wait for the outbox to record it as sent.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var sent bool
+		s.store.Pool.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM notices WHERE person_id = $1 AND kind = 'referral-received' AND status = 'sent')`, second.ID).Scan(&sent)
+		if sent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("referral-received never recorded as sent")
+		}
+	}
+
 	var sa store.SubjectAccess
 	s.must(http.StatusOK, "coord@example.org", "GET", "/people/"+second.ID+"/export", nil, &sa)
 	var ids []string
@@ -51,6 +63,9 @@ func TestSubjectAccessExport(t *testing.T) {
 	for _, n := range sa.Notices {
 		if n.Kind == "referral-received" && n.PersonID == second.ID && n.SentAt != nil {
 			receivedTo = n.Recipients
+			if len(n.Deliveries) != len(n.Recipients) || n.Deliveries[0].Status != "sent" {
+				t.Errorf("deliveries of referral-received: %+v", n.Deliveries)
+			}
 		}
 	}
 	if !slices.Contains(receivedTo, "coord@example.org") {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -40,6 +41,15 @@ type SubjectNotice struct {
 	DueAt      *time.Time `json:"due_at,omitempty"`
 	SentAt     *time.Time `json:"sent_at,omitempty"`
 	Recipients []string   `json:"recipients"`
+	// Deliveries is each address's outcome: sent, refused or pending.
+	Deliveries []SubjectDelivery `json:"deliveries"`
+}
+
+// SubjectDelivery is one address a notice went, or was to go, to.
+type SubjectDelivery struct {
+	Address string     `json:"address"`
+	Status  string     `json:"status"`
+	SentAt  *time.Time `json:"sent_at,omitempty"`
 }
 
 // SubjectCorrection is one correction of a person's details: the field, its
@@ -106,12 +116,17 @@ func subjectAccess(ctx context.Context, tx pgx.Tx, a register.Actor, id string) 
 		out.Episodes = append(out.Episodes, p)
 	}
 
-	rows, _ = tx.Query(ctx, `SELECT person_id::text, kind, occasion, level, status, due_at, sent_at, recipients
-		FROM notices WHERE person_id = ANY($1::uuid[]) ORDER BY created_at, key`, ids)
+	rows, _ = tx.Query(ctx, `SELECT n.person_id::text, n.kind, n.occasion, n.level, n.status, n.due_at, n.sent_at, n.recipients,
+		coalesce((SELECT json_agg(json_build_object('address', d.address, 'status', d.status, 'sent_at', d.sent_at) ORDER BY d.address)
+			FROM notice_deliveries d WHERE d.key = n.key), '[]')
+		FROM notices n WHERE n.person_id = ANY($1::uuid[]) ORDER BY n.created_at, n.key`, ids)
 	out.Notices, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SubjectNotice, error) {
 		var n SubjectNotice
-		err := r.Scan(&n.PersonID, &n.Kind, &n.Occasion, &n.Level, &n.Status, &n.DueAt, &n.SentAt, &n.Recipients)
-		return n, err
+		var deliveries []byte
+		if err := r.Scan(&n.PersonID, &n.Kind, &n.Occasion, &n.Level, &n.Status, &n.DueAt, &n.SentAt, &n.Recipients, &deliveries); err != nil {
+			return n, err
+		}
+		return n, json.Unmarshal(deliveries, &n.Deliveries)
 	})
 	if err != nil {
 		return out, fmt.Errorf("store: subject access: notices: %w", err)
