@@ -20,6 +20,7 @@ import (
 	"github.com/bsw-dsr/dsr/mail"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
 )
 
 // Activities is registered on the worker; its methods are the activities.
@@ -41,11 +42,14 @@ func (a *Activities) LoadState(ctx context.Context, personID string) (register.S
 	return st, err
 }
 
-// Persist writes one change, idempotently on its update id.
+// Persist writes one change, idempotently on its update id. A refusal by
+// the store (a conflict, a reused key) is final and keeps its kind, so the
+// caller hears 409 or 422 rather than 500; anything else is retried.
 func (a *Activities) Persist(ctx context.Context, c register.Change) error {
 	err := a.Store.ApplyChange(ctx, c)
-	if k := register.KindOf(err); k != register.KindInternal {
-		return temporal.NewNonRetryableApplicationError(err.Error(), "domain", err)
+	var e *register.Error
+	if errors.As(err, &e) {
+		return workflows.DomainFailure(e)
 	}
 	return err
 }

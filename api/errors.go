@@ -43,12 +43,12 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: "the request body is too large"})
 		return
 	}
-	var e *register.Error
-	if !errors.As(err, &e) && store.IsUnavailable(err) {
-		e = register.Unavailable("The register's database cannot be reached just now. Please try again shortly.")
+	if u, ok := store.Unreachable(err); ok {
 		loggerFrom(r).WarnContext(r.Context(), "database unavailable", "error", err, "request_id", middleware.GetReqID(r.Context()))
+		err = u
 	}
-	if e == nil {
+	var e *register.Error
+	if !errors.As(err, &e) {
 		loggerFrom(r).ErrorContext(r.Context(), "internal error", "error", err, "request_id", middleware.GetReqID(r.Context()))
 		writeJSON(w, http.StatusInternalServerError, errorBody{Error: "internal error; the request id is in the X-Request-Id header"})
 		return

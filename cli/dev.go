@@ -139,14 +139,16 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 			return err
 		}
 	}
-	var pgDone <-chan struct{}
 	if cfg.DatabaseURL == "" {
 		pg, err := devstack.StartPostgres(ctx, filepath.Join(state, "pg"))
 		if err != nil {
 			return err
 		}
-		stack.push("PostgreSQL", pg.Stop)
-		p.pg, pgDone, cfg.DatabaseURL = pg, pg.Done(), pg.URL()
+		// Restarted if it dies: dev behaves as production does when its
+		// database fails over, answering 503 until it is back.
+		sup := supervisePostgres(pg, logger)
+		stack.push("PostgreSQL", sup.Stop)
+		p.pg, cfg.DatabaseURL = pg, pg.URL()
 		logger.Info("PostgreSQL ready", "dir", filepath.Join(state, "pg"), "port", pg.Port())
 	}
 	if p.schemaVer, err = store.Migrate(ctx, cfg.DatabaseURL); err != nil {
@@ -162,7 +164,7 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		srv, err := devstack.StartTemporal(devstack.TemporalOptions{
 			DatabaseFile: filepath.Join(state, "temporal.db"),
 			Namespace:    cfg.TemporalNamespace,
-			FrontendPort: portIfFree(7233), // Temporal's usual port, for its CLI and UI
+			FrontendPort: usualTemporalPort(stack), // for the Temporal CLI and UI
 			LogFile:      filepath.Join(state, "temporal.log"),
 		})
 		if err != nil {
@@ -231,8 +233,6 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	case err := <-httpDone:
 		httpDone <- err
 		runErr = fmt.Errorf("the HTTP server stopped: %v", err)
-	case <-pgDone:
-		runErr = fmt.Errorf("PostgreSQL exited unexpectedly (%v); see %s", p.pg.ExitErr(), filepath.Join(state, "pg", "postmaster.log"))
 	}
 	cancelRun()
 	// HTTP first (in-flight requests finish), then the worker; the stopper
@@ -251,6 +251,23 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 }
 
 // portIfFree returns port when it is free on 127.0.0.1, else 0 (any).
+// usualTemporalPort is 7233, Temporal's usual port, when this dsr dev can
+// have it, else 0 (any free port). A lock file held for the process's life
+// decides between two dsr dev starting at once, which would otherwise both
+// see the port free and race to bind it (the loser's Temporal exits).
+func usualTemporalPort(stack *stopper) int {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "dsr-dev-temporal-7233.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return 0
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return 0
+	}
+	stack.push("Temporal port lock", f.Close)
+	return portIfFree(7233)
+}
+
 func portIfFree(port int) int {
 	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {

@@ -21,7 +21,8 @@ import (
 const historyDir = "../workflows/testdata/histories"
 
 // TestRecordHistories records real workflow histories for the replay test.
-// It runs only when asked (DSR_RECORD_HISTORIES=1), after a deliberate change
+// It runs only when asked (DSR_RECORD_HISTORIES=1, or =VERSION to record
+// beside the old ones as VERSION-*.json), after a deliberate change
 // to the workflow: recording over old histories would hide exactly the
 // non-determinism the replay test is there to catch.
 func TestRecordHistories(t *testing.T) {
@@ -94,6 +95,12 @@ func (s *stack) saveRun(workflowID, runID, name string) {
 	raw, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&h)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	// DSR_RECORD_HISTORIES=1 writes the plain names; any other value names
+	// a workflow version, recorded beside the older histories (which stay:
+	// running workflows of every version must keep replaying).
+	if v := os.Getenv("DSR_RECORD_HISTORIES"); v != "1" {
+		name = v + "-" + name
 	}
 	if err := os.WriteFile(filepath.Join(historyDir, name), raw, 0o644); err != nil {
 		s.t.Fatal(err)

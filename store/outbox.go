@@ -202,22 +202,39 @@ func (s *Store) UnsentOlderThan(ctx context.Context, d time.Duration) (Unsent, e
 
 // SkipNotice records a notice that fell due while the workflow slept and was
 // superseded by a later one of the same ladder.
+//
+// A claim left behind by a workflow that is gone (Temporal's state was lost
+// and rebuilt) is superseded too, once its lease has run out: as skipped if
+// nobody got it, or as sent to those who did (the rest are told by the
+// later notice instead).
 func (s *Store) SkipNotice(ctx context.Context, personID string, n register.Notice) error {
 	var aid *string
 	if n.ActionID != "" {
 		aid = &n.ActionID
 	}
-	// A claim left behind by a workflow that is gone (Temporal's state was
-	// lost and rebuilt) is superseded too, once its lease has run out and
-	// if nobody got it.
-	_, err := s.Pool.Exec(ctx, `INSERT INTO notices (key, person_id, kind, occasion, level, action_id, due_at, status)
+	key := n.Key(personID)
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin skip notice: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `INSERT INTO notices (key, person_id, kind, occasion, level, action_id, due_at, status)
 		VALUES ($1,$2,$3,$4,$5,$6,$7,'skipped')
-		ON CONFLICT (key) DO UPDATE SET status = 'skipped'
-		WHERE notices.status = 'sending' AND (notices.claimed_until IS NULL OR notices.claimed_until < now())
-			AND NOT EXISTS (SELECT 1 FROM notice_deliveries d WHERE d.key = notices.key AND d.status = 'sent')`,
-		n.Key(personID), personID, string(n.Kind), n.Occasion, n.Level, aid, nullTime(n.DueAt))
+		ON CONFLICT (key) DO UPDATE SET
+			status = CASE WHEN EXISTS (SELECT 1 FROM notice_deliveries WHERE key = $1 AND status = 'sent') THEN 'sent' ELSE 'skipped' END,
+			sent_at = CASE WHEN EXISTS (SELECT 1 FROM notice_deliveries WHERE key = $1 AND status = 'sent') THEN now() END,
+			recipients = coalesce((SELECT array_agg(address ORDER BY address) FROM notice_deliveries WHERE key = $1 AND status = 'sent'), '{}')
+		WHERE notices.status = 'sending' AND (notices.claimed_until IS NULL OR notices.claimed_until < now())`,
+		key, personID, string(n.Kind), n.Occasion, n.Level, aid, nullTime(n.DueAt))
 	if err != nil {
 		return fmt.Errorf("store: skip notice: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM notice_deliveries d USING notices n
+		WHERE d.key = $1 AND n.key = d.key AND d.status = 'pending' AND n.status <> 'sending'`, key); err != nil {
+		return fmt.Errorf("store: drop superseded deliveries: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: commit skip notice: %w", err)
 	}
 	return nil
 }

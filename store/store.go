@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/puddle/v2"
+
+	"github.com/bsw-dsr/dsr/register"
 )
 
 // Store holds the connection pool. Methods live in one file per table group.
@@ -39,6 +41,16 @@ func (s *Store) Close() { s.Pool.Close() }
 
 // Ping checks the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+
+// Unreachable gives a database that cannot be reached its domain kind,
+// KindUnavailable (503 with a retry hint, never 500), for the API and the
+// web pages alike. ok is false for any other error.
+func Unreachable(err error) (e *register.Error, ok bool) {
+	if err == nil || register.KindOf(err) != register.KindInternal || !IsUnavailable(err) {
+		return nil, false
+	}
+	return register.Unavailable("The register's database cannot be reached just now. Please try again shortly."), true
+}
 
 // IsUnavailable reports whether err means the database could not be
 // reached or is not taking work just now (down, restarting, shutting down,

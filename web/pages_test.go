@@ -714,3 +714,51 @@ func TestImportedReferralShowsItsRealWait(t *testing.T) {
 	}
 	must(t, b.get("/people/"+id[1]), http.StatusOK, referred.Format("2 Jan 2006")+" by Rhi Referrer", "Imported from the register spreadsheet on")
 }
+
+// The record shows an address the mail server refused, and a notice that
+// has waited longer than DSR_NOTICE_STUCK_AFTER to be sent.
+func TestRecordShowsUndeliveredAndWaiting(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Deli", "Very", nhsNumber(610), "pat@example.org")
+	ctx := context.Background()
+	_, err := s.store.Pool.Exec(ctx, `
+		INSERT INTO notices (key, person_id, kind, occasion, level, status, created_at, sent_at, due_at)
+		VALUES ($1 || '/review-due/x/0', $1::uuid, 'review-due', 'x', 0, 'sent', now(), now(), now()),
+		       ($1 || '/review-overdue/x/0', $1::uuid, 'review-overdue', 'x', 0, 'sending', now() - interval '2 hours', NULL, now())`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.store.Pool.Exec(ctx, `INSERT INTO notice_deliveries (key, address, status, last_error)
+		VALUES ($1 || '/review-due/x/0', 'typo@example.invalid', 'refused', '550 5.1.1 No such user')`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.as(t, "coord@example.org").get("/people/" + id)
+	must(t, p, http.StatusOK, "Email to typo@example.invalid could not be delivered", "Waiting to be sent since")
+}
+
+// A form's nonce names one change to one person: the same nonce sent to
+// another person's record (a reused tab, a crafted post) changes that
+// person too, and is written there; it is never taken as already applied.
+func TestFormNonceScopedToPerson(t *testing.T) {
+	s := newSite(t)
+	a := s.refer("Nonce", "One", nhsNumber(620), "pat@example.org")
+	b := s.refer("Nonce", "Two", nhsNumber(621), "pat@example.org")
+	s.accept(a, register.Amber)
+	s.accept(b, register.Amber)
+	coord := s.as(t, "coord@example.org")
+	p := must(t, coord.get("/people/"+a+"/rating"), http.StatusOK)
+	nonce := regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(p.body)[1]
+	f := url.Values{"rag": {"red"}, "reason": {"crisis"}, "nonce": {nonce}}
+	coord.post("/people/"+a+"/rating", f).must(t, http.StatusSeeOther)
+	coord.post("/people/"+b+"/rating", f).must(t, http.StatusSeeOther)
+	for _, id := range []string{a, b} {
+		person, err := s.store.GetPerson(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if person.Rating != register.Red || len(person.RatingHistory) != 2 {
+			t.Errorf("%s: rating %s with %d changes written, want red with 2", id, person.Rating, len(person.RatingHistory))
+		}
+	}
+}

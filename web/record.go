@@ -67,8 +67,11 @@ type recordPage struct {
 	ClosedActions []register.Action
 	History       []register.RatingChange
 	Notices       []register.NoticeSummary
-	Users         map[string]string // user id to name, for "recorded by"
-	Now           time.Time
+	// StuckBefore: a notice still sending that was first tried before this
+	// is shown as waiting too long (DSR_NOTICE_STUCK_AFTER).
+	StuckBefore time.Time
+	Users       map[string]string // user id to name, for "recorded by"
+	Now         time.Time
 }
 
 // banners are the confirmations a change redirects to the record with.
@@ -108,6 +111,7 @@ func (s *server) record(w http.ResponseWriter, r *http.Request) {
 	slices.Reverse(page.History)
 	page.Notices = slices.Clone(p.Notices)
 	slices.Reverse(page.Notices)
+	page.StuckBefore = now.Add(-s.d.Config.NoticeStuckAfter)
 	page.Users = s.userNames(r.Context())
 
 	if p.Status.Open() {

@@ -115,6 +115,10 @@ type errorPage struct {
 // the message of a *register.Error is safe to show; anything else is logged
 // and shown as a generic failure with the request id.
 func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	if u, ok := store.Unreachable(err); ok {
+		s.log.WarnContext(r.Context(), "database unavailable", "error", err)
+		err = u
+	}
 	var e *register.Error
 	status, page := http.StatusInternalServerError, errorPage{Heading: "Sorry, there is a problem with the service",
 		Message: "Try again later. If it keeps happening, give the request id below to the register's support team."}
@@ -326,6 +330,7 @@ func noticeName(k register.NoticeKind, level int) string {
 		register.ActionOverdue:    "Action overdue, to its owner",
 		register.ActionEscalated:  "Action escalated to the owner's manager",
 		register.RatingChanged:    "Rating changed",
+		register.DeliveryFailed:   "An email could not be delivered, to coordinators",
 		register.Digest:           "Weekly digest",
 	}
 	n, ok := names[k]

@@ -137,6 +137,10 @@ func Run(ctx context.Context, d Deps) error {
 // on, so one person's problem never leaves everyone after them without a
 // workflow; the error then says how many failed.
 func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) (int, error) {
+	return reconcile(ctx, st, logger, func(ctx context.Context, id string) error { return starter.StartPerson(ctx, c, id) })
+}
+
+func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, start func(context.Context, string) error) (int, error) {
 	ids, err := st.OpenPeople(ctx)
 	if err != nil {
 		return 0, err
@@ -147,7 +151,7 @@ func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *sl
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if err := starter.StartPerson(ctx, c, id); err != nil {
+		if err := start(ctx, id); err != nil {
 			failed++
 			if first == nil {
 				first = err

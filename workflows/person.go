@@ -167,16 +167,39 @@ func errInvalid(e *register.Error) error {
 	})
 }
 
+// DomainFailure carries a store's refusal (a *register.Error of any kind)
+// through Temporal, final and with its kind, fields and id.
+func DomainFailure(e *register.Error) error {
+	return temporal.NewApplicationErrorWithOptions(e.Message, "domain", temporal.ApplicationErrorOptions{
+		NonRetryable: true,
+		Details:      []any{int(e.Kind), e.Fields, e.ID},
+	})
+}
+
 // DomainError turns an update failure back into a *register.Error where it
 // was one.
 func DomainError(err error) error {
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == "invalid" {
+	if !errors.As(err, &app) {
+		return err
+	}
+	switch app.Type() {
+	case "invalid":
 		fields := map[string]string{}
 		if app.HasDetails() {
 			_ = app.Details(&fields)
 		}
 		return &register.Error{Kind: register.KindInvalid, Message: app.Message(), Fields: fields}
+	case "domain":
+		e := &register.Error{Kind: register.KindInternal, Message: app.Message()}
+		var kind int
+		if app.HasDetails() && app.Details(&kind, &e.Fields, &e.ID) == nil {
+			e.Kind = register.Kind(kind)
+		}
+		if e.Kind == register.KindInternal {
+			return err // not a shown error: logged and answered 500
+		}
+		return e
 	}
 	return err
 }

@@ -1,0 +1,56 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/bsw-dsr/dsr/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// A start that fails (Temporal refused one person's workflow) is logged
+// and the pass goes on: everyone after it still gets a workflow, and the
+// error says how many failed. The pass used to stop at the first failure.
+func TestReconcileGoesOnPastAFailedStart(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.DB(t)
+	var ids []string
+	for i := range 4 {
+		id := uuid.NewString()
+		_, err := st.Pool.Exec(ctx, `INSERT INTO people (id, nhs_number, status, given_name, family_name, date_of_birth,
+			consent_basis, consent_recorded_on, consent_recorded_by, referred_at)
+			VALUES ($1, $2, 'referred', 'A', 'B', '1990-01-01', 'informed_consent', '2026-01-01', 'x', now())`, id, fmt.Sprintf("%010d", 1000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	ids, _ = st.OpenPeople(ctx) // in the order the pass takes them
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, io.Discard), nil))
+	var started []string
+	n, err := reconcile(ctx, st, logger, func(_ context.Context, id string) error {
+		if id == ids[1] {
+			return errors.New("temporal said no")
+		}
+		started = append(started, id)
+		return nil
+	})
+	if n != 4 || len(started) != 3 || started[2] != ids[3] {
+		t.Errorf("checked %d, started %d (%v); want every person but the failed one", n, len(started), started)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 of 4") {
+		t.Errorf("error %v, want one of four failed", err)
+	}
+	if !strings.Contains(logs.String(), ids[1]) {
+		t.Errorf("the failed person's id was not logged:\n%s", logs.String())
+	}
+}
