@@ -67,9 +67,10 @@ func CheckNHSClash(ctx context.Context, personID string, c register.Correction, 
 }
 
 // SettleCorrection turns the failure of a correction that the unique index
-// refused into the conflict it was; other errors are returned as they are.
+// refused into the conflict it was, naming the other record; other errors
+// are returned as they are.
 func SettleCorrection(ctx context.Context, personID string, c register.Correction, open OpenByNHS, err error) error {
-	if err == nil || register.KindOf(err) != register.KindInternal {
+	if k := register.KindOf(err); err == nil || (k != register.KindInternal && k != register.KindConflict) {
 		return err
 	}
 	if cerr := CheckNHSClash(ctx, personID, c, open); register.KindOf(cerr) == register.KindConflict {
