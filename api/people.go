@@ -35,6 +35,8 @@ func (p *people) routes(r chi.Router) {
 	r.Route("/people/{id}", func(r chi.Router) {
 		r.Use(requireRole("coordinator", "professional", "manager"))
 		r.Get("/", p.get)
+		r.With(requireRole("coordinator")).Patch("/", p.correct)
+		r.With(requireRole("coordinator")).Get("/export", p.export)
 		r.With(requireRole("coordinator")).Post("/triage", p.triage)
 		r.Post("/reviews", p.review)
 		r.Put("/rag", p.rating)

@@ -51,6 +51,10 @@ commands:
             submit a referral, or import a register (beside dsr dev, or with
             DATABASE_URL, TEMPORAL_ADDRESS and DSR_PAYLOAD_KEY)
   keygen    print a new DSR_PAYLOAD_KEY
+  retention --dry-run | --now
+            list the ids of closed records the daily retention run would
+            delete now (DSR_RETAIN_CLOSED_FOR), changing nothing; or run it
+            now in the running worker
 
 Configuration comes from the environment; see README.md.
 `
@@ -106,6 +110,8 @@ func Main(env Env) int {
 		err = runStart(ctx, env, cfg, args)
 	case "keygen":
 		fmt.Fprintln(env.Stdout, codec.GenerateKey())
+	case "retention":
+		err = runRetention(ctx, env, cfg, args)
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q (try dsr help)", cmd)}
 	}

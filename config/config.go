@@ -53,6 +53,10 @@ type Config struct {
 	// environment: only the dev command sets it, and only when no OIDC
 	// issuer is configured.
 	DevSignIn bool
+	// RetainClosedFor is how long a discharged or declined episode is kept
+	// after it closed before the daily retention run deletes it
+	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
+	RetainClosedFor time.Duration
 }
 
 // OIDC configures staff sign-in for the web pages. Issuer empty means off.
@@ -143,6 +147,9 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if c.SuppressBelow, err = positiveInt("DSR_SUPPRESS_BELOW", get("DSR_SUPPRESS_BELOW", "5")); err != nil {
+		return Config{}, err
+	}
+	if c.RetainClosedFor, err = retention(get("DSR_RETAIN_CLOSED_FOR", DefaultRetainClosedFor)); err != nil {
 		return Config{}, err
 	}
 	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
@@ -236,6 +243,25 @@ func duration(name, v string) (time.Duration, error) {
 	}
 	if d <= 0 {
 		return 0, &FieldError{name, "must be greater than zero"}
+	}
+	return d, nil
+}
+
+// DefaultRetainClosedFor is six years (with two leap days), as one area
+// keeps closed records.
+const DefaultRetainClosedFor = "2192d"
+
+// retention reads DSR_RETAIN_CLOSED_FOR: a duration, or 0 for off.
+func retention(v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := ParseDuration(v)
+	if err != nil {
+		return 0, &FieldError{"DSR_RETAIN_CLOSED_FOR", err.Error()}
+	}
+	if d < 0 {
+		return 0, &FieldError{"DSR_RETAIN_CLOSED_FOR", "must be 0 (keep closed records) or a positive duration"}
 	}
 	return d, nil
 }

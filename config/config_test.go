@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"MailFrom", c.MailFrom, "dsr@localhost"},
 		{"DigestSchedule", c.DigestSchedule, "0 8 * * MON"},
 		{"SuppressBelow", c.SuppressBelow, 5},
+		{"RetainClosedFor", c.RetainClosedFor, 2192 * day},
 		{"TemporalNamespace", c.TemporalNamespace, "default"},
 		{"SMTP.TLS", c.SMTP.TLS, "none"},
 		{"SMTP.Port", c.SMTP.Port, 25},
@@ -76,6 +77,12 @@ func TestLoadGoodValues(t *testing.T) {
 	if c.BaseURL != "https://dsr.example.nhs.uk" {
 		t.Errorf("BaseURL = %q", c.BaseURL)
 	}
+	for v, want := range map[string]time.Duration{"0": 0, "2s": 2 * time.Second, "365d": 365 * 24 * time.Hour} {
+		c, err := Load(env("DSR_RETAIN_CLOSED_FOR", v))
+		if err != nil || c.RetainClosedFor != want {
+			t.Errorf("DSR_RETAIN_CLOSED_FOR=%s: %v, %v; want %v", v, c.RetainClosedFor, err, want)
+		}
+	}
 }
 
 // Every bad value stops the program with an error naming its variable.
@@ -108,6 +115,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_SMTP_PORT", "70000"},
 		{"DSR_MAIL_FROM", "not an address"},
 		{"DSR_BASE_URL", "dsr.example.org"},
+		{"DSR_RETAIN_CLOSED_FOR", "-1d"},
+		{"DSR_RETAIN_CLOSED_FOR", "six years"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))

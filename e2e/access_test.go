@@ -100,6 +100,8 @@ var apiPolicy = []policyRoute{
 	{"GET", "/api/v1/people", pathOf("/api/v1/people"), "", false, codes(xNoAuth, xOK, xOK, xOK, xOK, xForbidden, xForbidden)},
 	{"GET", "/api/v1/people.csv", pathOf("/api/v1/people.csv"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/api/v1/people/{id}/", personPath("/api/v1/people/{id}"), "", false, codes(xNoAuth, xOK, xOK, xNotFound, xOK, xForbidden, xForbidden)},
+	{"PATCH", "/api/v1/people/{id}/", personPath("/api/v1/people/{id}"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/api/v1/people/{id}/export", personPath("/api/v1/people/{id}/export"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/api/v1/people/{id}/triage", personPath("/api/v1/people/{id}/triage"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/api/v1/people/{id}/reviews", personPath("/api/v1/people/{id}/reviews"), bogusBody, false, codes(xNoAuth, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
 	{"PUT", "/api/v1/people/{id}/rag", personPath("/api/v1/people/{id}/rag"), bogusBody, false, codes(xNoAuth, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
@@ -158,6 +160,9 @@ var webPolicy = []policyRoute{
 	{"POST", "/people/{id}/professionals", personPath("/people/{id}/professionals"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/discharge", personPath("/people/{id}/discharge"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/discharge", personPath("/people/{id}/discharge"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/correct", personPath("/people/{id}/correct"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/correct", personPath("/people/{id}/correct"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/export", personPath("/people/{id}/export"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/reports", pathOf("/reports"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/reports.csv", pathOf("/reports.csv"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 }

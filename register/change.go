@@ -80,6 +80,7 @@ type Change struct {
 	ActionID      string         `json:"action_id,omitempty"`
 	Outcome       string         `json:"outcome,omitempty"`
 	Professionals []Professional `json:"professionals,omitempty"`
+	Correction    *Correction    `json:"correction,omitempty"`
 
 	// Decided by the workflow.
 	Status        Status    `json:"status"`

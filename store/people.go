@@ -155,7 +155,7 @@ func (s *Store) ApplyChange(ctx context.Context, c register.Change) error {
 	if err != nil {
 		return err
 	}
-	if err := audit(ctx, tx, c.Actor, "change", c.PersonID, fields, string(c.Kind)); err != nil {
+	if err := audit(ctx, tx, c.Actor, "change", c.PersonID, fields, changeDetail(c)); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -335,6 +335,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, c register.Change) ([]string, e
 		}
 		return []string{"actions"}, exec(`UPDATE actions SET status=$3, outcome=$4, closed_by=$5, closed_at=$6 WHERE id=$2 AND person_id=$1 AND status='open'`,
 			c.PersonID, c.ActionID, string(status), c.Outcome, nullUser(c.Actor), c.At)
+	case register.ChangeCorrection:
+		return applyCorrection(ctx, tx, c)
 	case register.ChangeProfessionals:
 		if err := exec(`DELETE FROM professionals WHERE person_id=$1`, c.PersonID); err != nil {
 			return nil, err

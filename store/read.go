@@ -64,17 +64,27 @@ func scanPerson(row pgx.Row) (register.Person, error) {
 // GetPerson returns the whole record: details, professionals, actions (with
 // escalation level), reviews newest first, rating history and notices.
 func (s *Store) GetPerson(ctx context.Context, id string) (register.Person, error) {
-	p, err := scanPerson(s.Pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people p WHERE p.id = $1`, id))
+	return getPerson(ctx, s.Pool, id)
+}
+
+// reader is the pool or a transaction: what a read goes through.
+type reader interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func getPerson(ctx context.Context, db reader, id string) (register.Person, error) {
+	p, err := scanPerson(db.QueryRow(ctx, `SELECT `+personColumns+` FROM people p WHERE p.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, register.NotFound("person")
 	}
 	if err != nil {
 		return p, fmt.Errorf("store: get person: %w", err)
 	}
-	if p.Professionals, err = s.Professionals(ctx, id); err != nil {
+	if p.Professionals, err = professionals(ctx, db, id); err != nil {
 		return p, err
 	}
-	rows, _ := s.Pool.Query(ctx, `SELECT a.id::text, a.description, a.owner_email, a.due, a.status, a.outcome,
+	rows, _ := db.Query(ctx, `SELECT a.id::text, a.description, a.owner_email, a.due, a.status, a.outcome,
 		coalesce(a.created_by::text,''), a.created_at, a.closed_at,
 		coalesce((SELECT max(n.level) FROM notices n WHERE n.action_id = a.id AND n.kind = 'action-escalated'), 0)
 		FROM actions a WHERE a.person_id = $1 ORDER BY a.due, a.created_at`, id)
@@ -88,7 +98,7 @@ func (s *Store) GetPerson(ctx context.Context, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: actions: %w", err)
 	}
-	rows, _ = s.Pool.Query(ctx, `SELECT id::text, held_at, rating, current_issues, tried, could_help, notes, needs, coalesce(recorded_by::text,'')
+	rows, _ = db.Query(ctx, `SELECT id::text, held_at, rating, current_issues, tried, could_help, notes, needs, coalesce(recorded_by::text,'')
 		FROM reviews WHERE person_id = $1 ORDER BY held_at DESC`, id)
 	p.Reviews, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.Review, error) {
 		var v register.Review
@@ -100,7 +110,7 @@ func (s *Store) GetPerson(ctx context.Context, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: reviews: %w", err)
 	}
-	rows, _ = s.Pool.Query(ctx, `SELECT coalesce(from_rating,''), to_rating, reason, coalesce(changed_by::text,''), changed_at
+	rows, _ = db.Query(ctx, `SELECT coalesce(from_rating,''), to_rating, reason, coalesce(changed_by::text,''), changed_at
 		FROM rating_history WHERE person_id = $1 ORDER BY changed_at, id`, id)
 	p.RatingHistory, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.RatingChange, error) {
 		var c register.RatingChange
@@ -112,7 +122,7 @@ func (s *Store) GetPerson(ctx context.Context, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: rating history: %w", err)
 	}
-	rows, _ = s.Pool.Query(ctx, `SELECT n.kind, n.occasion, n.level, n.status, coalesce(n.due_at, n.created_at), n.sent_at, n.created_at,
+	rows, _ = db.Query(ctx, `SELECT n.kind, n.occasion, n.level, n.status, coalesce(n.due_at, n.created_at), n.sent_at, n.created_at,
 		coalesce((SELECT array_agg(d.address ORDER BY d.address) FROM notice_deliveries d WHERE d.key = n.key AND d.status = 'refused'), '{}')
 		FROM notices n WHERE n.person_id = $1 ORDER BY n.created_at, n.key`, id)
 	p.Notices, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.NoticeSummary, error) {
@@ -130,7 +140,11 @@ func (s *Store) GetPerson(ctx context.Context, id string) (register.Person, erro
 
 // Professionals returns the professionals named on a record, in order.
 func (s *Store) Professionals(ctx context.Context, personID string) ([]register.Professional, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT name, role, organisation, email, manager_email FROM professionals
+	return professionals(ctx, s.Pool, personID)
+}
+
+func professionals(ctx context.Context, db reader, personID string) ([]register.Professional, error) {
+	rows, _ := db.Query(ctx, `SELECT name, role, organisation, email, manager_email FROM professionals
 		WHERE person_id = $1 ORDER BY position`, personID)
 	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.Professional, error) {
 		var p register.Professional

@@ -83,6 +83,7 @@ var banners = map[string]string{
 	"completed":     "Action marked as done.",
 	"professionals": "Professionals replaced. Reminders now go to the people named.",
 	"discharged":    "The person has been discharged from the register.",
+	"corrected":     "Details corrected. The previous values are kept in the record's history.",
 }
 
 func (s *server) record(w http.ResponseWriter, r *http.Request) {

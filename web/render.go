@@ -183,6 +183,8 @@ var funcs = template.FuncMap{
 	"join":         func(s []string) string { return strings.Join(s, ", ") },
 	"num":          func(n *int) int { return *n },
 	"actionStatus": actionStatusName,
+	"consentBases": func() []register.ConsentBasis { return consentBases },
+	"fieldName":    correctionFieldName,
 }
 
 func derefTime(t *time.Time) time.Time {

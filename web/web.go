@@ -143,6 +143,9 @@ func (s *server) routes(r chi.Router) {
 			coord.Post("/professionals", s.professionalsPost)
 			coord.Get("/discharge", s.dischargeForm)
 			coord.Post("/discharge", s.dischargePost)
+			coord.Get("/correct", s.correctForm)
+			coord.Post("/correct", s.correctPost)
+			coord.Get("/export", s.exportHTML)
 		})
 		if s.d.Reports != nil {
 			rep := r.With(s.roles("coordinator", "commissioner"))

@@ -58,6 +58,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.Digest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
+	registerRetention(r, d)
 }
 
 // EnsureDigestSchedule creates the weekly digest Schedule, or brings its
@@ -103,6 +104,12 @@ func Run(ctx context.Context, d Deps) error {
 	if err := EnsureDigestSchedule(ctx, d.Client, d.Config.DigestSchedule); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
+		}
+		return err
+	}
+	if err := EnsureRetentionSchedule(ctx, d.Client, d.Config.RetainClosedFor > 0); err != nil {
+		if ctx.Err() != nil {
+			return nil
 		}
 		return err
 	}
