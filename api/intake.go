@@ -53,7 +53,7 @@ func intakeRoutes(r chi.Router, p *people) {
 // root router, outside authenticate.
 func (s *server) publicRoutes(r chi.Router) {
 	h := &selfReferrals{
-		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		store:     s.deps.Store,
 		now:       time.Now,
 	}
@@ -140,7 +140,7 @@ func (h *selfReferrals) post(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	fields := map[string]string{}
-	if e := register.ValidateReferral(req, now); e != nil {
+	if e := register.ValidateReferral(req, now, h.referrals.Localities); e != nil {
 		fields = e.Fields
 	}
 	ref := req.Referrer
@@ -162,12 +162,8 @@ func (h *selfReferrals) post(w http.ResponseWriter, r *http.Request) {
 	var e *register.Error
 	if errors.As(err, &e) && e.Kind == register.KindConflict {
 		// Already referred or on the register: say nothing of it to a
-		// stranger; the audit log tells the coordinator someone tried.
-		if aerr := h.store.Audit(r.Context(), actor, "refused", e.ID, nil,
-			"self-referral for a person already referred or on the register: not stored"); aerr != nil {
-			writeError(w, r, aerr)
-			return
-		}
+		// stranger. Submit has audited the attempt against the record and
+		// told the coordinators (referral-duplicate).
 		err = nil
 	}
 	if err != nil {

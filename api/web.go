@@ -28,11 +28,11 @@ func (s *server) webRoutes(r chi.Router) {
 	notFound := web.Register(r, web.Deps{
 		Store:     s.deps.Store,
 		Temporal:  s.deps.Temporal,
-		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		Config:    s.deps.Config,
 		Logger:    s.log,
 		Reports: func(ctx context.Context, from, to time.Time) (report.Summary, error) {
-			return Summary(ctx, s.deps.Store, s.deps.Config.SuppressBelow, from, to)
+			return Summary(ctx, s.deps.Store, s.deps.Config, from, to)
 		},
 		Mailbox: s.deps.Mailbox,
 	}, web.Middleware{

@@ -40,8 +40,12 @@ type Config struct {
 	Timing            Timing
 	DigestSchedule    string
 	SuppressBelow     int
-	PayloadKey        string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC              OIDC
+	// Localities is the area's list (DSR_LOCALITIES, names separated by
+	// ";"): a referral's locality must be one of them, and reports show
+	// any other recorded locality as "Other".
+	Localities register.Localities
+	PayloadKey string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC       OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
@@ -138,6 +142,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SuppressBelow, err = positiveInt("DSR_SUPPRESS_BELOW", get("DSR_SUPPRESS_BELOW", "5")); err != nil {
 		return Config{}, err
+	}
+	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
+		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
 	}
 	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
 	if c.Timing.PanelSchedule != "" {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"SMTP.Port", c.SMTP.Port, 25},
 		{"PanelSchedule", c.Timing.PanelSchedule, ""},
 		{"DatabaseURL", c.DatabaseURL, ""},
+		{"Localities", strings.Join(c.Localities, ";"), "Bath and North East Somerset;Swindon;Wiltshire"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -63,9 +65,13 @@ func TestLoadGoodValues(t *testing.T) {
 		"DSR_PANEL_SCHEDULE", "0 10 * * TUE",
 		"DSR_HTTP_ADDR", "0.0.0.0:9000",
 		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
+		"DSR_LOCALITIES", "Brighton, Hove; Lewes",
 	))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := (register.Localities{"Brighton, Hove", "Lewes"}); !slices.Equal(c.Localities, want) {
+		t.Errorf("Localities = %q, want %q", c.Localities, want)
 	}
 	if c.Timing.ReviewEvery[register.Red] != 36*time.Hour || c.Timing.ReviewEvery[register.Green] != 90*24*time.Hour {
 		t.Errorf("ReviewEvery = %v", c.Timing.ReviewEvery)
@@ -108,6 +114,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_SMTP_PORT", "70000"},
 		{"DSR_MAIL_FROM", "not an address"},
 		{"DSR_BASE_URL", "dsr.example.org"},
+		{"DSR_LOCALITIES", ";"},
+		{"DSR_LOCALITIES", "Swindon;swindon"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))

@@ -56,7 +56,7 @@ var Kinds = []string{
 	"referral-received", "triage-overdue", "referral-declined",
 	"review-due", "review-overdue", "review-escalated",
 	"action-due", "action-overdue", "action-escalated",
-	"rag-changed", "digest",
+	"rag-changed", "digest", "referral-duplicate",
 }
 
 //go:embed templates/*.tmpl

@@ -3,8 +3,8 @@ package report
 import (
 	"encoding/csv"
 	"io"
-	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bsw-dsr/dsr/register"
@@ -39,6 +39,11 @@ type Dimensions struct {
 	AgeBands []string
 	Statuses []string
 	Needs    []string
+	// Localities is the area's list (DSR_LOCALITIES; empty means the
+	// default). People whose recorded locality is not on it are counted
+	// as register.OtherLocality, so free text typed into a locality never
+	// becomes a row of its own.
+	Localities register.Localities
 }
 
 // Summary is the published report: every count is a Count, nil when hidden.
@@ -91,12 +96,14 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 	s.OnRegister.ByAgeBand, _ = breakdown(dims.AgeBands, raw.AgeBand, threshold)
 	localities := map[string]int{}
 	for k, n := range raw.Locality {
+		k = dims.Localities.ReportKey(k)
 		if k == "" {
 			k = NotRecorded
 		}
 		localities[k] += n
 	}
-	s.OnRegister.ByLocality, _ = breakdown(sortedKeys(localities), localities, threshold)
+	keys := append(append([]string(nil), dims.Localities.OrDefault()...), register.OtherLocality, NotRecorded)
+	s.OnRegister.ByLocality, _ = breakdown(keys, localities, threshold)
 	s.OnRegister.Total = total
 
 	for _, k := range dims.Statuses {
@@ -125,15 +132,6 @@ func breakdown(keys []string, counts map[string]int, threshold int) ([]Cell, Cou
 		cells[i] = Cell{k, shown[i]}
 	}
 	return cells, total
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Months lists the months ("2006-01", London time) that the period [from,
@@ -203,9 +201,10 @@ func WriteCSV(w io.Writer, s Summary) error {
 		add("service_gaps", period, c.Key, c.Count)
 	}
 	for _, r := range rows {
-		// Locality names are typed by staff: a leading = + - @ would be a
-		// formula to a spreadsheet.
-		if len(r[2]) > 0 && (r[2][0] == '=' || r[2][0] == '+' || r[2][0] == '-' || r[2][0] == '@') {
+		// Keys come from configuration (locality names): a leading = + - @,
+		// or a tab or carriage return before one, would be a formula to a
+		// spreadsheet.
+		if len(r[2]) > 0 && strings.IndexByte("=+-@\t\r", r[2][0]) >= 0 {
 			r[2] = "'" + r[2]
 		}
 		if err := cw.Write(r); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bsw-dsr/dsr/api"
 	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/report"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
@@ -585,17 +586,26 @@ func TestRecordShowsScheduleAndNotices(t *testing.T) {
 }
 
 func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
-	clearOfMidnight(t, 2*time.Minute) // the page's months end with this one
+	clearOfMidnight(t, 2*time.Minute) // the page's period ends at the start of this day
 	s := newSite(t)
 	for i := range 6 {
 		id := s.refer(fmt.Sprint("Quentinname", i), "Reportperson", nhsNumber(700+i), "pat@example.org")
 		s.accept(id, register.Red)
 	}
+	// Reports count whole days up to the start of today: move the six to
+	// two days ago, as if accepted then.
+	if _, err := s.store.Pool.Exec(context.Background(), `UPDATE people SET referred_at = referred_at - interval '2 days',
+		accepted_at = accepted_at - interval '2 days'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Pool.Exec(context.Background(), `UPDATE rating_history SET changed_at = changed_at - interval '2 days'`); err != nil {
+		t.Fatal(err)
+	}
 	coord := s.as(t, "coord@example.org")
-	p := must(t, coord.get("/reports"), http.StatusOK, "On the register now, by rating", "Download the counts as a CSV file")
+	p := must(t, coord.get("/reports"), http.StatusOK, "On the register at the end of ", "Download the counts as a CSV file")
 	// The page shows the JSON API's summary, cell for cell.
-	from := time.Now().AddDate(-1, 0, 0)
-	sum, err := api.Summary(context.Background(), s.store, s.cfg.SuppressBelow, from, time.Now())
+	to := report.Latest(time.Now())
+	sum, err := api.Summary(context.Background(), s.store, s.cfg, report.YearTo(to), to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,12 +639,12 @@ func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
 	// A period of one's own: the page says which, and its CSV link keeps it.
 	q := "period=custom&from-day=1&from-month=4&from-year=2025&to-day=31&to-month=3&to-year=2026"
 	custom := must(t, coord.get("/reports?"+q), http.StatusOK, "The counts cover 1 Apr 2025 to 31 Mar 2026",
-		"On the register on 31 Mar 2026, by rating", "On the register on 31 Mar 2026:")
+		"On the register at the end of 31 Mar 2026, by rating", "On the register at the end of 31 Mar 2026:")
 	if !custom.has(`href="/reports.csv?from-day=1&from-month=4&from-year=2025&period=custom&to-day=31&to-month=3&to-year=2026"`) {
 		t.Errorf("the CSV link does not keep the period")
 	}
 	// Changes of rating are counted by month of the period chosen.
-	if !custom.has(">April 2025<") || !custom.has(">March 2026<") || custom.has(">April 2026<") || !p.has(">"+time.Now().In(register.London).Format("January 2006")+"<") {
+	if !custom.has(">April 2025<") || !custom.has(">March 2026<") || custom.has(">April 2026<") || !p.has(">"+to.Add(-time.Nanosecond).In(register.London).Format("January 2006")+"<") {
 		t.Errorf("the months counted are not the period's")
 	}
 	csv = coord.get("/reports.csv?"+q).must(t, http.StatusOK)

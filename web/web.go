@@ -83,7 +83,7 @@ func Register(r chi.Router, d Deps, mw Middleware) (notFound http.Handler) {
 		now = time.Now
 	}
 	if d.Referrals == nil {
-		d.Referrals = &starter.Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.Logger}
+		d.Referrals = &starter.Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.Logger, Localities: d.Config.Localities}
 	}
 	pass := func(next http.Handler) http.Handler { return next }
 	for _, f := range []*func(http.Handler) http.Handler{&mw.WithSession, &mw.RequireSession, &mw.CSRF, &mw.SelfReferralLimit} {

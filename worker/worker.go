@@ -54,6 +54,9 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.Digest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
+	dup := &activities.Duplicates{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
+	r.RegisterWorkflowWithOptions(workflows.ReferralDuplicate, workflow.RegisterOptions{Name: workflows.ReferralDuplicateWorkflowName})
+	r.RegisterActivityWithOptions(dup.NotifyDuplicate, activity.RegisterOptions{Name: workflows.ActivityNotifyDuplicate})
 }
 
 // EnsureDigestSchedule creates the weekly digest Schedule, or brings its
@@ -131,6 +134,18 @@ func Reconcile(ctx context.Context, c client.Client, st *store.Store) (int, erro
 	for _, id := range ids {
 		if err := starter.StartPerson(ctx, c, id); err != nil {
 			return 0, fmt.Errorf("reconcile %s: %w", id, err)
+		}
+	}
+	// referral-duplicate notices whose workflow did not start (Temporal
+	// was down when the attempt was refused); a minute's grace leaves the
+	// ones being started now alone, and a second start is a no-op anyway.
+	dups, err := st.PendingDuplicateNotices(ctx, time.Now().Add(-time.Minute))
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range dups {
+		if err := starter.StartDuplicateNotice(ctx, c, id); err != nil {
+			return 0, fmt.Errorf("reconcile duplicate referral notice: %w", err)
 		}
 	}
 	return len(ids), nil

@@ -1,0 +1,19 @@
+-- Issue 16 (security hardening).
+
+-- A referral refused because the person is already referred or on the
+-- register, made by someone who may not see that record (so they were not
+-- told its id). Each attempt is one row: the outbox of its
+-- referral-duplicate notice to the coordinators, sent once by the short
+-- ReferralDuplicate workflow (id referral-duplicate-<id>). The attempt
+-- itself is in the audit log against the existing record.
+CREATE TABLE duplicate_referrals (
+    id           uuid PRIMARY KEY,
+    person_id    uuid NOT NULL REFERENCES people (id),
+    attempted_at timestamptz NOT NULL DEFAULT now(),
+    status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent')),
+    sent_at      timestamptz,
+    recipients   text[],
+    attempts     int NOT NULL DEFAULT 0,
+    last_error   text NOT NULL DEFAULT ''
+);
+CREATE INDEX duplicate_referrals_pending ON duplicate_referrals (attempted_at) WHERE status = 'pending';
