@@ -12,9 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 )
 
@@ -371,5 +373,77 @@ func TestLocalPath(t *testing.T) {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDisabledUserIsOutAtOnce: disabling a user (dsr user disable) ends
+// their browser session and their API tokens at once (401 on the next
+// request), and they cannot sign in again until enabled; their old tokens
+// stay revoked after that.
+func TestDisabledUserIsOutAtOnce(t *testing.T) {
+	t.Parallel()
+	ws := newWebStack(t, nil)
+	ctx := context.Background()
+	c := browser(t)
+	ws.signIn(c, "sw@example.org")
+	token, err := ws.st.NewToken(ctx, ws.users["sw@example.org"].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := func(tok string) int {
+		req, _ := http.NewRequest("GET", ws.url+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := me(token); st != http.StatusOK {
+		t.Fatalf("token before disabling: %d", st)
+	}
+
+	tokens, sessions, err := ws.st.DisableUser(ctx, register.Actor{Role: "operator"}, "SW@example.org")
+	if err != nil || tokens != 1 || sessions != 1 {
+		t.Fatalf("DisableUser: %d tokens, %d sessions, %v; want 1, 1", tokens, sessions, err)
+	}
+	if st := me(token); st != http.StatusUnauthorized {
+		t.Errorf("token after disabling: %d, want 401", st)
+	}
+	if resp, body := ws.get(c, "/whoami"); resp.StatusCode == http.StatusOK {
+		t.Errorf("session after disabling: %d %q", resp.StatusCode, body)
+	}
+	if _, err := ws.st.NewSession(ctx, register.Actor{UserID: ws.users["sw@example.org"].ID, Role: "professional"}, "dev",
+		store.SessionLimits{Lifetime: time.Hour, Idle: time.Hour}); register.KindOf(err) != register.KindForbidden {
+		t.Errorf("a disabled user signing in: %v, want refused", err)
+	}
+
+	if err := ws.st.EnableUser(ctx, register.Actor{Role: "operator"}, "sw@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if st := me(token); st != http.StatusUnauthorized {
+		t.Errorf("old token after enabling: %d, want 401 (it stays revoked)", st)
+	}
+	ws.signIn(c, "sw@example.org")
+	if resp, body := ws.get(c, "/whoami"); resp.StatusCode != http.StatusOK {
+		t.Errorf("signed in again after enabling: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestTokensExpire: a token stops working at its expiry.
+func TestTokensExpire(t *testing.T) {
+	t.Parallel()
+	ws := newWebStack(t, nil)
+	token, err := ws.st.NewTokenFor(context.Background(), ws.users["sw@example.org"].ID, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.st.UserByToken(context.Background(), token); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	time.Sleep(time.Second)
+	if _, err := ws.st.UserByToken(context.Background(), token); register.KindOf(err) != register.KindNotFound {
+		t.Errorf("expired token: %v, want refused", err)
 	}
 }

@@ -3,12 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 )
 
@@ -139,5 +142,80 @@ func TestWorkerRefusesUnmigratedDatabase(t *testing.T) {
 	code, _, stderr := run(t, vars, "worker")
 	if code != 1 || !strings.Contains(stderr, "run dsr migrate") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestUserDisableEnableList: dsr user disable ends the user's tokens at
+// once, dsr user enable lets them back (with a new token), tokens expire
+// (--expires, default a year), and dsr user list shows all of it.
+func TestUserDisableEnableList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	vars := map[string]string{"DATABASE_URL": url}
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	lastLine := func(s string) string {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+	add := func(email string, extra ...string) string {
+		t.Helper()
+		code, out, stderr := run(t, vars, append([]string{"user", "add", "--email", email, "--name", "N", "--role", "professional"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("user add %s: exit %d: %s", email, code, stderr)
+		}
+		return lastLine(out)
+	}
+	yearToken := add("pat@example.org")
+	shortToken := add("sam@example.org", "--expires", "2s")
+	if code, _, stderr := run(t, vars, "user", "add", "--email", "x@example.org", "--name", "X", "--role", "auditor", "--expires", "0d"); code != 2 || !strings.Contains(stderr, "--expires") {
+		t.Errorf("--expires 0d: exit %d, %q", code, stderr)
+	}
+
+	code, out, stderr := run(t, vars, "user", "list")
+	if code != 0 {
+		t.Fatalf("user list: exit %d: %s", code, stderr)
+	}
+	year := time.Now().Add(store.DefaultTokenLife).In(register.London).Format(time.DateOnly)
+	if !regexp.MustCompile(`pat@example.org\s+professional\s+active\s+1\s+` + year).MatchString(out) {
+		t.Errorf("user list does not show pat's token expiring on %s:\n%s", year, out)
+	}
+
+	code, out, stderr = run(t, vars, "user", "disable", "--email", "Pat@Example.org")
+	if code != 0 || !strings.Contains(out, "1 tokens revoked") {
+		t.Fatalf("user disable: exit %d: %s %s", code, out, stderr)
+	}
+	if _, err := st.UserByToken(ctx, yearToken); err == nil {
+		t.Error("a disabled user's token still works")
+	}
+	if _, out, _ = run(t, vars, "user", "list"); !regexp.MustCompile(`pat@example.org\s+professional\s+disabled since \S+\s+0\s`).MatchString(out) {
+		t.Errorf("user list does not show pat disabled:\n%s", out)
+	}
+	if code, _, stderr = run(t, vars, "user", "add", "--email", "pat@example.org", "--name", "N", "--role", "professional"); code == 0 || !strings.Contains(stderr, "disabled") {
+		t.Errorf("user add for a disabled user: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr = run(t, vars, "user", "disable", "--email", "nobody@example.org"); code == 0 || !strings.Contains(stderr, "not found") {
+		t.Errorf("disable an unknown user: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr = run(t, vars, "user", "enable", "--email", "pat@example.org"); code != 0 {
+		t.Fatalf("user enable: exit %d: %s", code, stderr)
+	}
+	if _, err := st.UserByToken(ctx, yearToken); err == nil {
+		t.Error("an old token works again after enabling")
+	}
+	if _, err := st.UserByToken(ctx, add("pat@example.org")); err != nil {
+		t.Errorf("a new token after enabling: %v", err)
+	}
+
+	if _, err := st.UserByToken(ctx, shortToken); err != nil {
+		t.Fatalf("a 2s token at once: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := st.UserByToken(ctx, shortToken); err == nil {
+		t.Error("a 2s token still works after 2.5s")
 	}
 }

@@ -17,3 +17,15 @@ CREATE TABLE duplicate_referrals (
     last_error   text NOT NULL DEFAULT ''
 );
 CREATE INDEX duplicate_referrals_pending ON duplicate_referrals (attempted_at) WHERE status = 'pending';
+
+-- Accounts can be disabled (dsr user disable): their tokens are revoked and
+-- their sessions ended at once, and neither a token nor a sign-in works
+-- while disabled_at is set.
+ALTER TABLE users ADD COLUMN disabled_at timestamptz;
+
+-- API tokens expire (dsr user add --expires, default 365 days). Tokens
+-- issued before expiry existed get a year from this migration, so none
+-- stops working the moment the register is upgraded.
+ALTER TABLE api_tokens ADD COLUMN expires_at timestamptz;
+UPDATE api_tokens SET expires_at = now() + interval '365 days' WHERE expires_at IS NULL;
+ALTER TABLE api_tokens ALTER COLUMN expires_at SET NOT NULL;
