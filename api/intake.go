@@ -10,17 +10,17 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 )
 
-// Self-referrals are limited per client address (IPv6 by /64): a person
-// or family refers once, so ten in an hour from one address is a script.
-// Every request counts, refused ones included, so the endpoint cannot be
-// used to try NHS numbers or dates at speed.
+// Self-referrals are limited per client address (IPv6 by /64), over the
+// JSON endpoint and the web form together: a person or family refers once,
+// so ten in an hour from one address is a script. Every request whose
+// content is checked counts, refused ones included, so the endpoint cannot
+// be used to try NHS numbers or dates at speed (see selfReferralLimiter).
 const (
 	SelfReferralLimit  = 10
 	SelfReferralWindow = time.Hour
@@ -57,12 +57,10 @@ func (s *server) publicRoutes(r chi.Router) {
 		store:     s.deps.Store,
 		now:       time.Now,
 	}
-	limit := httprate.LimitBy(SelfReferralLimit, SelfReferralWindow,
-		func(r *http.Request) (string, error) { return httprate.CanonicalizeIP(clientAddr(r)), nil },
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many referrals from this address; please try again later"})
-		}))
-	r.With(limit).Post(SelfReferralPath, h.post)
+	limit := s.selfLimit.middleware(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many referrals from this address; please try again later"})
+	})
+	r.With(requireJSON, limit).Post(SelfReferralPath, h.post)
 }
 
 // exportCSV streams the register as CSV (register.CSVWriter's columns, the

@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,8 +45,12 @@ type Config struct {
 	// ";"): a referral's locality must be one of them, and reports show
 	// any other recorded locality as "Other".
 	Localities register.Localities
-	PayloadKey string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC       OIDC
+	// TrustedProxies are the reverse proxies (DSR_TRUSTED_PROXIES, CIDRs
+	// separated by commas) whose X-Forwarded-For names the client; from
+	// anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+	PayloadKey     string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC           OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
@@ -146,6 +151,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
 		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
 	}
+	if c.TrustedProxies, err = prefixes(getenv("DSR_TRUSTED_PROXIES")); err != nil {
+		return Config{}, &FieldError{"DSR_TRUSTED_PROXIES", err.Error()}
+	}
 	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
 	if c.Timing.PanelSchedule != "" {
 		if _, err := ParseCron(c.Timing.PanelSchedule); err != nil {
@@ -183,6 +191,34 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, &FieldError{"DSR_OIDC_CLIENT_ID", "required when DSR_OIDC_ISSUER is set"}
 	}
 	return c, nil
+}
+
+// ParsePrefixes reads "10.0.0.0/8, 192.0.2.7, 2001:db8::/32" (the form of
+// DSR_TRUSTED_PROXIES): CIDRs, or addresses meaning themselves alone.
+func ParsePrefixes(spec string) ([]netip.Prefix, error) { return prefixes(spec) }
+
+func prefixes(spec string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR such as 10.0.0.0/8", part)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // roles are the register's roles (store.Roles; config cannot import store).

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -66,9 +67,13 @@ func TestLoadGoodValues(t *testing.T) {
 		"DSR_HTTP_ADDR", "0.0.0.0:9000",
 		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
 		"DSR_LOCALITIES", "Brighton, Hove; Lewes",
+		"DSR_TRUSTED_PROXIES", "10.1.2.3/8, 192.0.2.7,2001:db8::/32",
 	))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.TrustedProxies); got != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32]" {
+		t.Errorf("TrustedProxies = %s", got)
 	}
 	if want := (register.Localities{"Brighton, Hove", "Lewes"}); !slices.Equal(c.Localities, want) {
 		t.Errorf("Localities = %q, want %q", c.Localities, want)
@@ -115,6 +120,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_MAIL_FROM", "not an address"},
 		{"DSR_BASE_URL", "dsr.example.org"},
 		{"DSR_LOCALITIES", ";"},
+		{"DSR_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"DSR_TRUSTED_PROXIES", "proxy.example"},
 		{"DSR_LOCALITIES", "Swindon;swindon"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {

@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,8 @@ type Dimensions struct {
 	// Localities is the area's list (DSR_LOCALITIES; empty means the
 	// default). People whose recorded locality is not on it are counted
 	// as register.OtherLocality, so free text typed into a locality never
-	// becomes a row of its own.
+	// becomes a row of its own. The rows are the localities people are
+	// counted in, in name order.
 	Localities register.Localities
 }
 
@@ -102,8 +104,7 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 		}
 		localities[k] += n
 	}
-	keys := append(append([]string(nil), dims.Localities.OrDefault()...), register.OtherLocality, NotRecorded)
-	s.OnRegister.ByLocality, _ = breakdown(keys, localities, threshold)
+	s.OnRegister.ByLocality, _ = breakdown(sortedKeys(localities), localities, threshold)
 	s.OnRegister.Total = total
 
 	for _, k := range dims.Statuses {
@@ -132,6 +133,15 @@ func breakdown(keys []string, counts map[string]int, threshold int) ([]Cell, Cou
 		cells[i] = Cell{k, shown[i]}
 	}
 	return cells, total
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Months lists the months ("2006-01", London time) that the period [from,

@@ -188,7 +188,7 @@ func TestBuild(t *testing.T) {
 		`"on_register":{"total":20,` +
 		`"by_rating":[{"key":"red","count":null},{"key":"amber","count":12},{"key":"green","count":null},{"key":"blue","count":null}],` +
 		`"by_age_band":[{"key":"0-13","count":null},{"key":"14-17","count":null},{"key":"18-25","count":null},{"key":"26-64","count":13},{"key":"65+","count":null}],` +
-		`"by_locality":[{"key":"Swindon","count":15},{"key":"Wiltshire","count":null},{"key":"Other","count":null},{"key":"not recorded","count":null}]},` +
+		`"by_locality":[{"key":"Other","count":null},{"key":"Swindon","count":15},{"key":"not recorded","count":null}]},` +
 		`"by_status":[{"key":"referred","count":null},{"key":"active","count":20},{"key":"discharged","count":5},{"key":"declined","count":null}],` +
 		`"rating_changes":[` +
 		`{"month":"2025-11","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
