@@ -91,6 +91,13 @@ func newStack(t *testing.T, timing register.Timing) *stack {
 // newStackWithKey is newStack with a given payload key.
 func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	t.Helper()
+	return newStackEdit(t, timing, key, nil)
+}
+
+// newStackEdit is newStackWithKey with a change to the configuration
+// before anything is started (nil: none).
+func newStackEdit(t *testing.T, timing register.Timing, key string, edit func(*config.Config)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	s := &stack{t: t, tokens: map[string]string{}}
 	var logBuf syncBuffer
@@ -122,6 +129,9 @@ func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	s.cfg.SMTP = config.SMTP{Host: s.smtp.Host(), Port: s.smtp.Port(), TLS: "none"}
 
 	s.cfg.DevSignIn = true // the sign-in page that lists the users, as in dsr dev
+	if edit != nil {
+		edit(&s.cfg)
+	}
 	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger}))
 	t.Cleanup(s.api.Close)
 	s.cfg.BaseURL = s.api.URL

@@ -724,3 +724,55 @@ func TestImportedReferralShowsItsRealWait(t *testing.T) {
 	}
 	must(t, b.get("/people/"+id[1]), http.StatusOK, referred.Format("2 Jan 2006")+" by Rhi Referrer", "Imported from the register spreadsheet on")
 }
+
+// TestCrossSiteReadsAreNotAudited: a record opened from another site's link
+// (Sec-Fetch-Site: cross-site) is still shown, but writes no audit entry in
+// the user's name; opened from the register (same-origin) or from a mail
+// program or bookmark (none), it is audited. Refusals likewise.
+func TestCrossSiteReadsAreNotAudited(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Cross", "Site", nhsNumber(21), "pat@example.org")
+	s.accept(id, register.Red)
+	count := func(email, action string) int {
+		var n int
+		if err := s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE person_id = $1 AND user_email = $2 AND action = $3`,
+			id, email, action).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	get := func(b *browser, path, fetchSite string) page {
+		req, err := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", fetchSite)
+		return b.do(req)
+	}
+	pat := s.as(t, "pat@example.org")
+	before := count("pat@example.org", "read")
+	for _, path := range []string{"/people/" + id, "/people/" + id + "/review"} {
+		if p := get(pat, path, "cross-site"); p.status != http.StatusOK || !p.has("Cross") {
+			t.Errorf("cross-site %s: %d, want the page", path, p.status)
+		}
+	}
+	if n := count("pat@example.org", "read"); n != before {
+		t.Errorf("cross-site navigations wrote %d read entries, want none", n-before)
+	}
+	for _, site := range []string{"same-origin", "none"} {
+		get(pat, "/people/"+id, site).must(t, http.StatusOK)
+	}
+	if n := count("pat@example.org", "read"); n != before+2 {
+		t.Errorf("same-origin and none navigations wrote %d read entries, want 2", n-before)
+	}
+
+	other := s.as(t, "other@example.org")
+	get(other, "/people/"+id, "cross-site").must(t, http.StatusNotFound)
+	if n := count("other@example.org", "refused"); n != 0 {
+		t.Errorf("a cross-site refusal wrote %d entries, want none", n)
+	}
+	get(other, "/people/"+id, "same-origin").must(t, http.StatusNotFound)
+	if n := count("other@example.org", "refused"); n != 1 {
+		t.Errorf("a same-origin refusal wrote %d entries, want 1", n)
+	}
+}
