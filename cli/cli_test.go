@@ -47,6 +47,7 @@ func TestFailuresAreOneLineNamingTheCause(t *testing.T) {
 		{"migrate needs a database", map[string]string{}, []string{"migrate"}, 2, "DATABASE_URL: required"},
 		{"unknown command", map[string]string{}, []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"stray argument", map[string]string{}, []string{"api", "now"}, 2, "api takes no arguments"},
+		{"api over http", map[string]string{"DATABASE_URL": "postgres://x/y", "TEMPORAL_ADDRESS": "t:1", "DSR_PAYLOAD_KEY": key, "DSR_BASE_URL": "http://dsr.example.org"}, []string{"api"}, 2, "DSR_BASE_URL: must be https://"},
 		{"user add without role", map[string]string{}, []string{"user", "add", "--email", "a@example.org", "--name", "A"}, 2, "user add: --role is required"},
 		{"user add with bad flag", map[string]string{}, []string{"user", "add", "--colour", "red"}, 2, "user add: flag provided but not defined: -colour"},
 	} {

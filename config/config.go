@@ -49,6 +49,10 @@ type Config struct {
 	// separated by commas) whose X-Forwarded-For names the client; from
 	// anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// AllowHTTP lets dsr api serve a DSR_BASE_URL of http:// (DSR_ALLOW_HTTP=1):
+	// the session cookie's Secure flag and HSTS follow the base URL, so
+	// production over plain HTTP must be chosen, not fallen into.
+	AllowHTTP bool
 	PayloadKey     string // base64 AES-256 key(s) for the payload codec; see codec package
 	OIDC           OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
@@ -150,6 +154,13 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
 		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
+	}
+	switch v := get("DSR_ALLOW_HTTP", "0"); v {
+	case "1", "true":
+		c.AllowHTTP = true
+	case "0", "false":
+	default:
+		return Config{}, &FieldError{"DSR_ALLOW_HTTP", fmt.Sprintf("%q is not 1 or 0", v)}
 	}
 	if c.TrustedProxies, err = prefixes(getenv("DSR_TRUSTED_PROXIES")); err != nil {
 		return Config{}, &FieldError{"DSR_TRUSTED_PROXIES", err.Error()}
@@ -291,7 +302,7 @@ func positiveInt(name, v string) (int, error) {
 // RequireProduction checks what the worker command needs that dev
 // provides itself.
 func (c Config) RequireProduction() error {
-	if err := c.RequireAPI(); err != nil {
+	if err := c.requireStores(); err != nil {
 		return err
 	}
 	if c.SMTP.Host == "" {
@@ -301,8 +312,22 @@ func (c Config) RequireProduction() error {
 }
 
 // RequireAPI checks what the api command needs that dev provides itself:
-// the API sends no mail, so it needs no SMTP server.
+// the API sends no mail, so it needs no SMTP server. Its DSR_BASE_URL must
+// be https:// unless DSR_ALLOW_HTTP=1: the session cookie is marked Secure,
+// and HSTS sent, only for an https:// base URL.
 func (c Config) RequireAPI() error {
+	if err := c.requireStores(); err != nil {
+		return err
+	}
+	if strings.HasPrefix(c.BaseURL, "http://") && !c.AllowHTTP {
+		return &FieldError{"DSR_BASE_URL", "must be https:// (the address staff use, behind TLS): over http:// session cookies are not Secure and HSTS is off; set DSR_ALLOW_HTTP=1 to serve plain HTTP anyway"}
+	}
+	return nil
+}
+
+// requireStores checks what the api and worker commands need that dev
+// provides itself: the database, Temporal and the payload key.
+func (c Config) requireStores() error {
 	if c.DatabaseURL == "" {
 		return &FieldError{"DATABASE_URL", "required"}
 	}

@@ -120,6 +120,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_MAIL_FROM", "not an address"},
 		{"DSR_BASE_URL", "dsr.example.org"},
 		{"DSR_LOCALITIES", ";"},
+		{"DSR_ALLOW_HTTP", "yes"},
 		{"DSR_TRUSTED_PROXIES", "10.0.0.0/33"},
 		{"DSR_TRUSTED_PROXIES", "proxy.example"},
 		{"DSR_LOCALITIES", "Swindon;swindon"},
@@ -144,7 +145,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 }
 
 func TestRequire(t *testing.T) {
-	base := []string{"DATABASE_URL", "postgres://x/y", "TEMPORAL_ADDRESS", "t:7233", "DSR_PAYLOAD_KEY", "k", "DSR_SMTP_HOST", "mail"}
+	base := []string{"DATABASE_URL", "postgres://x/y", "TEMPORAL_ADDRESS", "t:7233", "DSR_PAYLOAD_KEY", "k", "DSR_SMTP_HOST", "mail", "DSR_BASE_URL", "https://dsr.example.org"}
 	without := func(name string) func(string) string {
 		var kv []string
 		for i := 0; i < len(base); i += 2 {
@@ -185,5 +186,16 @@ func TestRequire(t *testing.T) {
 	c, _ := Load(env(base...))
 	if err := c.RequireProduction(); err != nil {
 		t.Errorf("with everything: %v", err)
+	}
+	// dsr api over plain HTTP only when asked for.
+	http := append(slices.Clone(base), "DSR_BASE_URL", "http://dsr.example.org")
+	c, _ = Load(env(http...))
+	var fe *FieldError
+	if err := c.RequireAPI(); !errors.As(err, &fe) || fe.Var != "DSR_BASE_URL" {
+		t.Errorf("RequireAPI over http:// = %v, want DSR_BASE_URL named", err)
+	}
+	c, _ = Load(env(append(http, "DSR_ALLOW_HTTP", "1")...))
+	if err := c.RequireAPI(); err != nil {
+		t.Errorf("RequireAPI over http:// with DSR_ALLOW_HTTP=1: %v", err)
 	}
 }
