@@ -52,9 +52,9 @@ type Config struct {
 	// AllowHTTP lets dsr api serve a DSR_BASE_URL of http:// (DSR_ALLOW_HTTP=1):
 	// the session cookie's Secure flag and HSTS follow the base URL, so
 	// production over plain HTTP must be chosen, not fallen into.
-	AllowHTTP bool
-	PayloadKey     string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC           OIDC
+	AllowHTTP  bool
+	PayloadKey string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC       OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
