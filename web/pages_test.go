@@ -776,3 +776,26 @@ func TestCrossSiteReadsAreNotAudited(t *testing.T) {
 		t.Errorf("a same-origin refusal wrote %d entries, want 1", n)
 	}
 }
+
+// TestPageRefusalsAreAudited: a page a user's role does not allow is
+// refused and the refusal audited, against the record it names, as the
+// API's refusals are.
+func TestPageRefusalsAreAudited(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Role", "Refused", nhsNumber(22), "pat@example.org")
+	s.accept(id, register.Red)
+	comm := s.as(t, "comm@example.org")
+	comm.get("/people/" + id).must(t, http.StatusForbidden)
+	pat := s.as(t, "pat@example.org")
+	pat.get("/people/" + id + "/discharge").must(t, http.StatusForbidden)
+	for _, c := range []struct{ email, person string }{{"comm@example.org", id}, {"pat@example.org", id}} {
+		var n int
+		if err := s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'refused' AND user_email = $1 AND person_id = $2`,
+			c.email, c.person).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d refusals audited, want 1", c.email, n)
+		}
+	}
+}
