@@ -220,3 +220,67 @@ func TestUserDisableEnableList(t *testing.T) {
 		t.Error("a 2s token still works after 2.5s")
 	}
 }
+
+// TestDevRefusesARealDatabase: dsr dev takes an empty DATABASE_URL (and
+// marks it as its own), a database it marked before, and refuses one that
+// holds data it did not make unless told --i-know-this-is-not-production.
+func TestDevRefusesARealDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := testenv.DatabaseURL(t)
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := store.ClaimDevDatabase(ctx, url, false); err != nil {
+		t.Fatalf("an empty database: %v", err)
+	}
+	if _, err := st.UpsertUser(ctx, store.User{Email: "real@example.org", Name: "Real", Role: "coordinator"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.ClaimDevDatabase(ctx, url, false); err != nil {
+		t.Fatalf("a database dev marked, with data: %v", err)
+	}
+
+	real := testenv.DatabaseURL(t)
+	rst, err := store.Open(ctx, real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rst.Close()
+	if _, err := rst.UpsertUser(ctx, store.User{Email: "real@example.org", Name: "Real", Role: "coordinator"}); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"DATABASE_URL": real, "DSR_HTTP_ADDR": "127.0.0.1:0", "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var out, errb bytes.Buffer
+		code := Main(Env{Args: []string{"dev"}, Getenv: func(k string) string { return vars[k] }, Stdout: &out, Stderr: &errb, Dir: t.TempDir()})
+		done <- result{code, errb.String()}
+	}()
+	var code int
+	var stderr string
+	select {
+	case r := <-done:
+		code, stderr = r.code, r.stderr
+	case <-time.After(30 * time.Second):
+		t.Fatal("dsr dev went on starting with a database that holds data it did not make")
+	}
+	if code == 0 || !strings.Contains(stderr, "not made by dsr dev") || !strings.Contains(stderr, "--i-know-this-is-not-production") {
+		t.Fatalf("dsr dev on a real database: exit %d, %q", code, stderr)
+	}
+	if users, _ := rst.ListUsers(ctx, ""); len(users) != 1 {
+		t.Errorf("dsr dev wrote users into a database it refused: %d", len(users))
+	}
+	if err := store.ClaimDevDatabase(ctx, real, true); err != nil {
+		t.Errorf("with the flag: %v", err)
+	}
+	if err := store.ClaimDevDatabase(ctx, real, false); err == nil {
+		t.Errorf("the flag marked the database: the next run must be told again")
+	}
+}
