@@ -785,9 +785,9 @@ func TestPageRefusalsAreAudited(t *testing.T) {
 	id := s.refer("Role", "Refused", nhsNumber(22), "pat@example.org")
 	s.accept(id, register.Red)
 	comm := s.as(t, "comm@example.org")
-	comm.get("/people/" + id).must(t, http.StatusForbidden)
+	comm.get("/people/"+id).must(t, http.StatusForbidden)
 	pat := s.as(t, "pat@example.org")
-	pat.get("/people/" + id + "/discharge").must(t, http.StatusForbidden)
+	pat.get("/people/"+id+"/discharge").must(t, http.StatusForbidden)
 	for _, c := range []struct{ email, person string }{{"comm@example.org", id}, {"pat@example.org", id}} {
 		var n int
 		if err := s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'refused' AND user_email = $1 AND person_id = $2`,
