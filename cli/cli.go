@@ -151,5 +151,9 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		Namespace:  cfg.TemporalNamespace,
 		PayloadKey: cfg.PayloadKey,
 		Logger:     logger,
+		TLSCert:    cfg.TemporalTLS.Cert,
+		TLSKey:     cfg.TemporalTLS.Key,
+		TLSCA:      cfg.TemporalTLS.CA,
+		APIKey:     cfg.TemporalTLS.APIKey,
 	})
 }

@@ -34,13 +34,17 @@ type Config struct {
 	DatabaseURL       string
 	TemporalAddress   string
 	TemporalNamespace string
-	HTTPAddr          string
-	BaseURL           string
-	SMTP              SMTP
-	MailFrom          string
-	Timing            Timing
-	DigestSchedule    string
-	SuppressBelow     int
+	// TemporalTLS is how to reach a Temporal that needs TLS, mTLS or an
+	// API key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA,
+	// TEMPORAL_API_KEY).
+	TemporalTLS    TemporalTLS
+	HTTPAddr       string
+	BaseURL        string
+	SMTP           SMTP
+	MailFrom       string
+	Timing         Timing
+	DigestSchedule string
+	SuppressBelow  int
 	// Localities is the area's list (DSR_LOCALITIES, names separated by
 	// ";"): a referral's locality must be one of them, and reports show
 	// any other recorded locality as "Other".
@@ -63,6 +67,13 @@ type Config struct {
 	// environment: only the dev command sets it, and only when no OIDC
 	// issuer is configured.
 	DevSignIn bool
+}
+
+// TemporalTLS holds PEM file paths and an API key; all empty means a plain
+// connection (dev, and a Temporal on a private network).
+type TemporalTLS struct {
+	Cert, Key, CA string
+	APIKey        string
 }
 
 // OIDC configures staff sign-in for the web pages. Issuer empty means off.
@@ -121,6 +132,15 @@ func Load(getenv func(string) string) (Config, error) {
 			ClientSecret: getenv("DSR_OIDC_CLIENT_SECRET"),
 			RoleClaim:    get("DSR_OIDC_ROLE_CLAIM", "roles"),
 		},
+	}
+	c.TemporalTLS = TemporalTLS{Cert: get("TEMPORAL_TLS_CERT", ""), Key: get("TEMPORAL_TLS_KEY", ""), CA: get("TEMPORAL_TLS_CA", ""),
+		APIKey: get("TEMPORAL_API_KEY", "")}
+	if (c.TemporalTLS.Cert == "") != (c.TemporalTLS.Key == "") {
+		v := "TEMPORAL_TLS_KEY"
+		if c.TemporalTLS.Cert == "" {
+			v = "TEMPORAL_TLS_CERT"
+		}
+		return Config{}, &FieldError{v, "required with the other of TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (a client certificate and its key)"}
 	}
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
 	c.TemporalUIOrigin = strings.TrimRight(get("DSR_TEMPORAL_UI_ORIGIN", "http://localhost:8233"), "/")
