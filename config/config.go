@@ -136,11 +136,11 @@ func Load(getenv func(string) string) (Config, error) {
 	c.TemporalTLS = TemporalTLS{Cert: get("TEMPORAL_TLS_CERT", ""), Key: get("TEMPORAL_TLS_KEY", ""), CA: get("TEMPORAL_TLS_CA", ""),
 		APIKey: get("TEMPORAL_API_KEY", "")}
 	if (c.TemporalTLS.Cert == "") != (c.TemporalTLS.Key == "") {
-		v := "TEMPORAL_TLS_KEY"
+		v, other := "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"
 		if c.TemporalTLS.Cert == "" {
-			v = "TEMPORAL_TLS_CERT"
+			v, other = other, v
 		}
-		return Config{}, &FieldError{v, "required with the other of TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (a client certificate and its key)"}
+		return Config{}, &FieldError{v, "needs " + other + " too (a client certificate and its key go together)"}
 	}
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
 	c.TemporalUIOrigin = strings.TrimRight(get("DSR_TEMPORAL_UI_ORIGIN", "http://localhost:8233"), "/")

@@ -121,7 +121,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_BASE_URL", "dsr.example.org"},
 		{"DSR_LOCALITIES", ";"},
 		{"DSR_ALLOW_HTTP", "yes"},
-		{"TEMPORAL_TLS_CERT", "/etc/dsr/client.pem"}, // without its key
+		{"TEMPORAL_TLS_CERT", "/etc/dsr/client.pem"},    // without its key
+		{"TEMPORAL_TLS_KEY", "/etc/dsr/client-key.pem"}, // without its certificate
 		{"DSR_TRUSTED_PROXIES", "10.0.0.0/33"},
 		{"DSR_TRUSTED_PROXIES", "proxy.example"},
 		{"DSR_LOCALITIES", "Swindon;swindon"},
