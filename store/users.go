@@ -273,3 +273,42 @@ func (s *Store) UserTokens(ctx context.Context) (map[string]TokenSummary, error)
 	}
 	return out, nil
 }
+
+// UserForOIDC finds the user an identity-provider account signs in as.
+// subject is "issuer subject". A user bound to that subject is theirs
+// (whatever email the provider now says); otherwise the user with the
+// email, who is then bound to the subject, unless they are bound to
+// another subject already: that is a KindForbidden error, since someone
+// else's account at the provider claims their email. KindNotFound when no
+// user matches.
+func (s *Store) UserForOIDC(ctx context.Context, subject, email string) (User, error) {
+	var u User
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE oidc_subject = $1`, subject))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("store: user by oidc subject: %w", err)
+		}
+		var bound *string
+		err = tx.QueryRow(ctx, `SELECT oidc_subject FROM users WHERE lower(email) = lower($1) FOR UPDATE`, strings.TrimSpace(email)).Scan(&bound)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return register.NotFound("user")
+		}
+		if err != nil {
+			return fmt.Errorf("store: user by email: %w", err)
+		}
+		if bound != nil {
+			return &register.Error{Kind: register.KindForbidden, Message: "this email belongs to a user who signs in with another identity-provider account"}
+		}
+		u, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET oidc_subject = $2 WHERE lower(email) = lower($1) RETURNING `+userColumns,
+			strings.TrimSpace(email), subject))
+		if err != nil {
+			return fmt.Errorf("store: bind oidc subject: %w", err)
+		}
+		return nil
+	})
+	return u, err
+}

@@ -29,3 +29,9 @@ ALTER TABLE users ADD COLUMN disabled_at timestamptz;
 ALTER TABLE api_tokens ADD COLUMN expires_at timestamptz;
 UPDATE api_tokens SET expires_at = now() + interval '365 days' WHERE expires_at IS NULL;
 ALTER TABLE api_tokens ALTER COLUMN expires_at SET NOT NULL;
+
+-- The identity-provider account a user signs in with: "issuer subject",
+-- bound at their first OIDC sign-in (matched by email then), and matched
+-- on from then on, so a second account at the provider that claims the
+-- same email cannot sign in as them.
+ALTER TABLE users ADD COLUMN oidc_subject text UNIQUE;
