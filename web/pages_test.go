@@ -799,3 +799,28 @@ func TestPageRefusalsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralFormLocalityAndDuplicate: the form refuses an area not on the
+// list (422, the area named); someone not on an existing record who refers
+// the same person is told only that the person is known, with no way to
+// the record.
+func TestReferralFormLocalityAndDuplicate(t *testing.T) {
+	s := newSite(t)
+	pat := s.as(t, "pat@example.org")
+	pat.get("/referrals/new")
+	f := referralForm("Area", nhsNumber(23))
+	f.Set("person.locality", "Narnia")
+	p := pat.post("/referrals/new", f)
+	must(t, p, http.StatusUnprocessableEntity, "one of the area's localities")
+	f.Set("person.locality", "Wiltshire")
+	pat.post("/referrals/new", f).must(t, http.StatusSeeOther)
+
+	other := s.as(t, "other@example.org")
+	other.get("/referrals/new")
+	f.Set("professionals[0].email", "other@example.org")
+	p = other.post("/referrals/new", f)
+	must(t, p, http.StatusUnprocessableEntity, "already known to the register", "The coordinator has been told")
+	if strings.Contains(p.body, "/people/") {
+		t.Errorf("the outsider's page links a record")
+	}
+}
