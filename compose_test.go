@@ -172,7 +172,7 @@ func TestComposeDependencies(t *testing.T) {
 // must pass the checks the binary makes at start.
 func TestComposeEnvironmentPassesConfig(t *testing.T) {
 	f := readCompose(t)
-	vars := map[string]string{"POSTGRES_PASSWORD": "secret", "DSR_PAYLOAD_KEY": codec.GenerateKey()}
+	vars := map[string]string{"POSTGRES_PASSWORD": "secret", "DSR_PAYLOAD_KEY": codec.GenerateKey(), "DSR_BASE_URL": "https://dsr.example.nhs.uk"}
 	for name, require := range map[string]func(config.Config) error{
 		"dsr-migrate": func(c config.Config) error { return nil },
 		"dsr-worker":  config.Config.RequireProduction,

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/report"
 	"github.com/bsw-dsr/dsr/store"
@@ -109,12 +110,14 @@ func (s *server) auditLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "next": next})
 }
 
-// ReportDimensions are the categories every summary lists.
-func ReportDimensions() report.Dimensions {
+// ReportDimensions are the categories every summary lists, with the
+// area's localities.
+func ReportDimensions(areas register.Localities) report.Dimensions {
 	d := report.Dimensions{
-		AgeBands: []string{"0-13", "14-17", "18-25", "26-64", "65+"},
-		Statuses: []string{string(register.Referred), string(register.Active), string(register.Discharged), string(register.Declined)},
-		Needs:    register.Needs,
+		Localities: areas.OrDefault(),
+		AgeBands:   []string{"0-13", "14-17", "18-25", "26-64", "65+"},
+		Statuses:   []string{string(register.Referred), string(register.Active), string(register.Discharged), string(register.Declined)},
+		Needs:      register.Needs,
 	}
 	for _, r := range register.Ratings {
 		d.Ratings = append(d.Ratings, string(r))
@@ -127,8 +130,9 @@ func ReportDimensions() report.Dimensions {
 const DefaultSuppressBelow = 5
 
 // Summary builds the anonymised summary for the period [from, to), hiding
-// counts below threshold.
-func Summary(ctx context.Context, st *store.Store, threshold int, from, to time.Time) (report.Summary, error) {
+// counts below cfg.SuppressBelow, by cfg.Localities.
+func Summary(ctx context.Context, st *store.Store, cfg config.Config, from, to time.Time) (report.Summary, error) {
+	threshold := cfg.SuppressBelow
 	if threshold < 1 {
 		threshold = DefaultSuppressBelow
 	}
@@ -136,33 +140,58 @@ func Summary(ctx context.Context, st *store.Store, threshold int, from, to time.
 	if err != nil {
 		return report.Summary{}, err
 	}
-	return report.Build(raw, ReportDimensions(), threshold), nil
+	return report.Build(raw, ReportDimensions(cfg.Localities), threshold), nil
+}
+
+// reportDay reads a report bound: a date (YYYY-MM-DD, a London day) or an
+// RFC 3339 time, which is rounded down to the start of its London day.
+// For to, a date takes in that whole day; either way to is no later than
+// the start of today (report.Latest).
+func reportDay(s string, isTo bool, now time.Time) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		if isTo {
+			return report.RoundTo(t, now), true
+		}
+		return report.StartOfDay(t), true
+	}
+	d, err := time.ParseInLocation(time.DateOnly, s, register.London)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if isTo {
+		return report.DayEnd(d, now), true
+	}
+	return d.UTC(), true
 }
 
 // reportSummary answers GET /reports/summary (JSON) and
-// /reports/summary.csv over from..to, by default the twelve months to now.
+// /reports/summary.csv over from..to, by default the twelve months to the
+// start of today. Reports take whole London days (see report.Latest), so
+// that two requests a moment apart cannot be differenced.
 func (s *server) reportSummary(csv bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		to := time.Now().UTC()
+		now := time.Now()
+		to := report.Latest(now)
 		fields := map[string]string{}
+		const want = "must be a date YYYY-MM-DD or an RFC 3339 time (read as the start of its day in London)"
 		if v := q.Get("to"); v != "" {
-			t, ok := parseTime(v, true)
+			t, ok := reportDay(v, true, now)
 			if !ok {
-				fields["to"] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+				fields["to"] = want
 			}
 			to = t
 		}
 		from := report.YearTo(to)
 		if v := q.Get("from"); v != "" {
-			t, ok := parseTime(v, false)
+			t, ok := reportDay(v, false, now)
 			if !ok {
-				fields["from"] = "must be an RFC 3339 time or a date YYYY-MM-DD"
+				fields["from"] = want
 			}
 			from = t
 		}
 		if len(fields) == 0 && !from.Before(to) {
-			fields["from"] = "must be before to"
+			fields["from"] = "must be a day before to, and before today (reports count whole days up to the start of today)"
 		}
 		if len(fields) == 0 && to.Sub(from) > report.MaxPeriod {
 			fields["from"] = "the period may be at most ten years"
@@ -171,7 +200,7 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 			writeError(w, r, register.Invalid(fields))
 			return
 		}
-		sum, err := Summary(r.Context(), s.deps.Store, s.deps.Config.SuppressBelow, from, to)
+		sum, err := Summary(r.Context(), s.deps.Store, s.deps.Config, from, to)
 		if err != nil {
 			writeError(w, r, err)
 			return

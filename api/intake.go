@@ -10,17 +10,17 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 )
 
-// Self-referrals are limited per client address (IPv6 by /64): a person
-// or family refers once, so ten in an hour from one address is a script.
-// Every request counts, refused ones included, so the endpoint cannot be
-// used to try NHS numbers or dates at speed.
+// Self-referrals are limited per client address (IPv6 by /64), over the
+// JSON endpoint and the web form together: a person or family refers once,
+// so ten in an hour from one address is a script. Every request whose
+// content is checked counts, refused ones included, so the endpoint cannot
+// be used to try NHS numbers or dates at speed (see selfReferralLimiter).
 const (
 	SelfReferralLimit  = 10
 	SelfReferralWindow = time.Hour
@@ -53,16 +53,14 @@ func intakeRoutes(r chi.Router, p *people) {
 // root router, outside authenticate.
 func (s *server) publicRoutes(r chi.Router) {
 	h := &selfReferrals{
-		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		store:     s.deps.Store,
 		now:       time.Now,
 	}
-	limit := httprate.LimitBy(SelfReferralLimit, SelfReferralWindow,
-		func(r *http.Request) (string, error) { return httprate.CanonicalizeIP(clientAddr(r)), nil },
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many referrals from this address; please try again later"})
-		}))
-	r.With(limit).Post(SelfReferralPath, h.post)
+	limit := s.selfLimit.middleware(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "too many referrals from this address; please try again later"})
+	})
+	r.With(requireJSON, limit).Post(SelfReferralPath, h.post)
 }
 
 // exportCSV streams the register as CSV (register.CSVWriter's columns, the
@@ -140,7 +138,7 @@ func (h *selfReferrals) post(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.now()
 	fields := map[string]string{}
-	if e := register.ValidateReferral(req, now); e != nil {
+	if e := register.ValidateReferral(req, now, h.referrals.Localities); e != nil {
 		fields = e.Fields
 	}
 	ref := req.Referrer
@@ -162,12 +160,8 @@ func (h *selfReferrals) post(w http.ResponseWriter, r *http.Request) {
 	var e *register.Error
 	if errors.As(err, &e) && e.Kind == register.KindConflict {
 		// Already referred or on the register: say nothing of it to a
-		// stranger; the audit log tells the coordinator someone tried.
-		if aerr := h.store.Audit(r.Context(), actor, "refused", e.ID, nil,
-			"self-referral for a person already referred or on the register: not stored"); aerr != nil {
-			writeError(w, r, aerr)
-			return
-		}
+		// stranger. Submit has audited the attempt against the record and
+		// told the coordinators (referral-duplicate).
 		err = nil
 	}
 	if err != nil {

@@ -164,10 +164,18 @@ func (s *server) oidcCallback(w http.ResponseWriter, r *http.Request, o *oidcCli
 		return
 	}
 	a := register.Actor{Email: email, ClientAddr: clientAddr(r)}
-	u, err := s.deps.Store.UserByEmail(r.Context(), email)
+	// Matched on the provider's account (issuer and subject), bound at the
+	// first sign-in by email: a second account claiming the email is not
+	// the same person.
+	u, err := s.deps.Store.UserForOIDC(r.Context(), idTok.Issuer+" "+idTok.Subject, email)
 	if register.KindOf(err) == register.KindNotFound {
 		_ = s.deps.Store.Audit(r.Context(), a, "refused", "", nil, "sign-in refused: not a user of the register")
 		refuse(http.StatusForbidden, "You are not a user of this register. Ask the register's coordinator to add you.", nil)
+		return
+	}
+	if register.KindOf(err) == register.KindForbidden {
+		_ = s.deps.Store.Audit(r.Context(), a, "refused", "", nil, "sign-in refused: the email's user signs in with another identity-provider account")
+		refuse(http.StatusForbidden, "This account at your identity provider is not the one this register knows for your email. Ask the register's coordinator.", nil)
 		return
 	}
 	if err != nil {

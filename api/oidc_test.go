@@ -124,6 +124,20 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Errorf("refused sign-ins audited: %q", refused)
 	}
 
+	// Matched on the provider's subject: another account there claiming the
+	// coordinator's email is refused; the coordinator's own account still
+	// signs in, even under a new email.
+	impostor := user("coord@example.org", "DSR.Coordinator")
+	impostor.Subject = "someone-else"
+	if resp, body := signIn(browser(t), impostor); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not the one this register knows") {
+		t.Errorf("another account with the coordinator's email: %d %.200s", resp.StatusCode, body)
+	}
+	renamed := user("COORD@example.org", "DSR.Coordinator")
+	renamed.Email = "cora.new@example.org"
+	if resp, _ := signIn(browser(t), renamed); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the coordinator's own account under a new email: %d", resp.StatusCode)
+	}
+
 	// A callback with a state this browser did not start is refused.
 	c2 := browser(t)
 	ws.get(c2, "/signin")

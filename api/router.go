@@ -28,11 +28,15 @@ const (
 type server struct {
 	deps Deps
 	log  *slog.Logger
+	// selfLimit is the one self-referral limit of the endpoint and the form.
+	selfLimit *selfReferralLimiter
 }
 
 func (s *server) router() chi.Router {
 	r := chi.NewRouter()
+	s.selfLimit = newSelfReferralLimiter()
 	r.Use(
+		trustProxies(s.deps.Config.TrustedProxies),
 		s.securityHeaders,
 		middleware.RequestID,
 		s.logRequests,

@@ -15,7 +15,7 @@ func (s *server) routesV1(r chi.Router) {
 	p := &people{
 		store:     s.deps.Store,
 		temporal:  s.deps.Temporal,
-		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		now:       time.Now,
 	}
 	p.routes(r)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,9 +13,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 )
 
@@ -372,4 +375,150 @@ func TestLocalPath(t *testing.T) {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestDisabledUserIsOutAtOnce: disabling a user (dsr user disable) ends
+// their browser session and their API tokens at once (401 on the next
+// request), and they cannot sign in again until enabled; their old tokens
+// stay revoked after that.
+func TestDisabledUserIsOutAtOnce(t *testing.T) {
+	t.Parallel()
+	ws := newWebStack(t, nil)
+	ctx := context.Background()
+	c := browser(t)
+	ws.signIn(c, "sw@example.org")
+	token, err := ws.st.NewToken(ctx, ws.users["sw@example.org"].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := func(tok string) int {
+		req, _ := http.NewRequest("GET", ws.url+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := me(token); st != http.StatusOK {
+		t.Fatalf("token before disabling: %d", st)
+	}
+
+	tokens, sessions, err := ws.st.DisableUser(ctx, register.Actor{Role: "operator"}, "SW@example.org")
+	if err != nil || tokens != 1 || sessions != 1 {
+		t.Fatalf("DisableUser: %d tokens, %d sessions, %v; want 1, 1", tokens, sessions, err)
+	}
+	if st := me(token); st != http.StatusUnauthorized {
+		t.Errorf("token after disabling: %d, want 401", st)
+	}
+	if resp, body := ws.get(c, "/whoami"); resp.StatusCode == http.StatusOK {
+		t.Errorf("session after disabling: %d %q", resp.StatusCode, body)
+	}
+	if _, err := ws.st.NewSession(ctx, register.Actor{UserID: ws.users["sw@example.org"].ID, Role: "professional"}, "dev",
+		store.SessionLimits{Lifetime: time.Hour, Idle: time.Hour}); register.KindOf(err) != register.KindForbidden {
+		t.Errorf("a disabled user signing in: %v, want refused", err)
+	}
+
+	if err := ws.st.EnableUser(ctx, register.Actor{Role: "operator"}, "sw@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if st := me(token); st != http.StatusUnauthorized {
+		t.Errorf("old token after enabling: %d, want 401 (it stays revoked)", st)
+	}
+	ws.signIn(c, "sw@example.org")
+	if resp, body := ws.get(c, "/whoami"); resp.StatusCode != http.StatusOK {
+		t.Errorf("signed in again after enabling: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestTokensExpire: a token stops working at its expiry.
+func TestTokensExpire(t *testing.T) {
+	t.Parallel()
+	ws := newWebStack(t, nil)
+	token, err := ws.st.NewTokenFor(context.Background(), ws.users["sw@example.org"].ID, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.st.UserByToken(context.Background(), token); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	time.Sleep(time.Second)
+	if _, err := ws.st.UserByToken(context.Background(), token); register.KindOf(err) != register.KindNotFound {
+		t.Errorf("expired token: %v, want refused", err)
+	}
+}
+
+// TestSelfReferralLimit: the JSON endpoint and the web form share one
+// allowance per client; requests refused before their content is read
+// (415, here) do not use it up; X-Forwarded-For names the client only when
+// it comes from a trusted proxy (DSR_TRUSTED_PROXIES).
+func TestSelfReferralLimit(t *testing.T) {
+	t.Parallel()
+	post := func(ws *webStack, contentType, xff, body string) int {
+		req, _ := http.NewRequest("POST", ws.url+SelfReferralPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	t.Run("shared, behind a trusted proxy", func(t *testing.T) {
+		ws := newWebStack(t, func(c *config.Config) {
+			var err error
+			if c.TrustedProxies, err = config.ParsePrefixes("127.0.0.0/8, ::1"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		const client = "203.0.113.7"
+		for range 20 {
+			if st := post(ws, "text/plain", client, `{}`); st != http.StatusUnsupportedMediaType {
+				t.Fatalf("text/plain: %d, want 415", st)
+			}
+		}
+		for i := range SelfReferralLimit / 2 {
+			if st := post(ws, "application/json; charset=utf-8", "198.51.100.1, "+client, `{}`); st != http.StatusUnprocessableEntity {
+				t.Fatalf("JSON %d: %d, want 422 (the 415s must not have used the allowance)", i, st)
+			}
+		}
+		c := browser(t)
+		_, page := ws.get(c, "/refer")
+		m := tokenInPage.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no CSRF token in the form")
+		}
+		form := url.Values{"csrf_token": {m[1]}}
+		for i := range SelfReferralLimit - SelfReferralLimit/2 {
+			if resp, body := ws.post(c, "/refer", form, map[string]string{"X-Forwarded-For": client}); resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("form %d: %d, want 422: %.300s", i, resp.StatusCode, body)
+			}
+		}
+		if st := post(ws, "application/json", client, `{}`); st != http.StatusTooManyRequests {
+			t.Errorf("JSON after %d (API and form together): %d, want 429", SelfReferralLimit, st)
+		}
+		if resp, _ := ws.post(c, "/refer", form, map[string]string{"X-Forwarded-For": client}); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("form after %d (API and form together): %d, want 429", SelfReferralLimit, resp.StatusCode)
+		}
+		if st := post(ws, "application/json", "203.0.113.8", `{}`); st != http.StatusUnprocessableEntity {
+			t.Errorf("another client behind the proxy: %d, want 422", st)
+		}
+	})
+
+	t.Run("X-Forwarded-For from an untrusted peer is ignored", func(t *testing.T) {
+		ws := newWebStack(t, nil)
+		for i := range SelfReferralLimit {
+			if st := post(ws, "application/json", fmt.Sprintf("192.0.2.%d", i), `{}`); st != http.StatusUnprocessableEntity {
+				t.Fatalf("request %d: %d, want 422", i, st)
+			}
+		}
+		if st := post(ws, "application/json", "192.0.2.99", `{}`); st != http.StatusTooManyRequests {
+			t.Errorf("a spoofed X-Forwarded-For escaped the limit: %d, want 429", st)
+		}
+	})
 }

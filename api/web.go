@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/httprate"
 
 	"github.com/bsw-dsr/dsr/report"
 	"github.com/bsw-dsr/dsr/starter"
@@ -17,22 +16,20 @@ import (
 // webRoutes mounts the web pages at "/" with this package's sessions, CSRF
 // protection and self-referral limit, so pages and API share one of each.
 func (s *server) webRoutes(r chi.Router) {
-	limit := httprate.LimitBy(SelfReferralLimit, SelfReferralWindow,
-		func(r *http.Request) (string, error) { return httprate.CanonicalizeIP(clientAddr(r)), nil },
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			writePage(w, http.StatusTooManyRequests, messageTemplate, map[string]any{
-				"Title":   "Too many referrals from this address",
-				"Message": "Please try again later, or ask the person's social worker, nurse or GP to refer.",
-			})
-		}))
+	limit := s.selfLimit.middleware(func(w http.ResponseWriter, r *http.Request) {
+		writePage(w, http.StatusTooManyRequests, messageTemplate, map[string]any{
+			"Title":   "Too many referrals from this address",
+			"Message": "Please try again later, or ask the person's social worker, nurse or GP to refer.",
+		})
+	})
 	notFound := web.Register(r, web.Deps{
 		Store:     s.deps.Store,
 		Temporal:  s.deps.Temporal,
-		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log},
+		Referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		Config:    s.deps.Config,
 		Logger:    s.log,
 		Reports: func(ctx context.Context, from, to time.Time) (report.Summary, error) {
-			return Summary(ctx, s.deps.Store, s.deps.Config.SuppressBelow, from, to)
+			return Summary(ctx, s.deps.Store, s.deps.Config, from, to)
 		},
 		Mailbox: s.deps.Mailbox,
 	}, web.Middleware{

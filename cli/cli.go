@@ -45,8 +45,11 @@ commands:
   worker    the Temporal worker (production)
   api       the HTTP API (production)
   migrate   apply database migrations and exit
-  user add  --email E --name N --role R [--team T] [--manager-email M]
+  user add  --email E --name N --role R [--team T] [--manager-email M] [--expires 365d]
             create or update a user; prints a new API token on the last line
+  user disable --email E / user enable --email E
+            disabling revokes the user's tokens and ends their sessions at once
+  user list every user, with their live tokens and when these expire
   start     --file referral.json | --csv register.csv
             submit a referral, or import a register (beside dsr dev, or with
             DATABASE_URL, TEMPORAL_ADDRESS and DSR_PAYLOAD_KEY)
@@ -154,5 +157,9 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		Namespace:  cfg.TemporalNamespace,
 		PayloadKey: cfg.PayloadKey,
 		Logger:     logger,
+		TLSCert:    cfg.TemporalTLS.Cert,
+		TLSKey:     cfg.TemporalTLS.Key,
+		TLSCA:      cfg.TemporalTLS.CA,
+		APIKey:     cfg.TemporalTLS.APIKey,
 	})
 }

@@ -78,7 +78,15 @@ func (s *stopper) stop() {
 	}
 }
 
+// notProductionFlag lets dsr dev use a DATABASE_URL that holds data it did
+// not make (see store.ClaimDevDatabase).
+const notProductionFlag = "--i-know-this-is-not-production"
+
 func runDev(ctx context.Context, env Env, cfg config.Config, args []string) error {
+	force := false
+	if len(args) > 0 && args[0] == notProductionFlag {
+		force, args = true, args[1:]
+	}
 	if err := noArgs("dev", args); err != nil {
 		return err
 	}
@@ -99,7 +107,7 @@ func runDev(ctx context.Context, env Env, cfg config.Config, args []string) erro
 	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(env.Stderr, opts), slog.NewJSONHandler(logFile, opts)))
 
 	stack := &stopper{logger: logger}
-	err = startDev(ctx, env, cfg, state, logger, stack, start)
+	err = startDev(ctx, env, cfg, state, logger, stack, start, force)
 	t := time.Now()
 	stack.stop()
 	logger.Info("dsr dev stopped", "shutdown_took", time.Since(t).Round(time.Millisecond))
@@ -123,7 +131,7 @@ type devParts struct {
 	schemaVer int32
 }
 
-func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time) error {
+func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time, force bool) error {
 	p := devParts{stateDir: state}
 
 	// Listen first: a port in use fails in a moment, not after starting all.
@@ -150,6 +158,12 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		stack.push("PostgreSQL", sup.Stop)
 		p.pg, cfg.DatabaseURL = pg, pg.URL()
 		logger.Info("PostgreSQL ready", "dir", filepath.Join(state, "pg"), "port", pg.Port())
+		force = true // dev's own cluster: always dev's, marked on first use
+	}
+	// A database dev did not make may be a real register: refuse it unless
+	// it is empty (then mark it as dev's) or the flag says so.
+	if err := store.ClaimDevDatabase(ctx, cfg.DatabaseURL, force); err != nil {
+		return err
 	}
 	if p.schemaVer, err = store.Migrate(ctx, cfg.DatabaseURL); err != nil {
 		return err

@@ -50,7 +50,7 @@ func runStart(ctx context.Context, env Env, cfg config.Config, args []string) er
 		return err
 	}
 	defer tc.Close()
-	return starter.Command(ctx, args, env.Stdout, env.Stderr, starter.Deps{Store: st, Temporal: tc, Timing: cfg.Timing, Logger: logger})
+	return starter.Command(ctx, args, env.Stdout, env.Stderr, starter.Deps{Store: st, Temporal: tc, Timing: cfg.Timing, Localities: cfg.Localities, Logger: logger})
 }
 
 // devRunning reports whether a dsr dev holds the state directory.

@@ -8,10 +8,13 @@ import (
 	"io"
 	"maps"
 	"os"
+	osuser "os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/devstack"
@@ -36,10 +39,122 @@ func runMigrate(ctx context.Context, env Env, cfg config.Config, args []string) 
 	return nil
 }
 
+const userUsage = "usage: dsr user add --email E --name N --role R [--team T] [--manager-email M] [--expires 365d] | " +
+	"dsr user disable --email E | dsr user enable --email E | dsr user list"
+
 func runUser(ctx context.Context, env Env, cfg config.Config, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		return usageError{"usage: dsr user add --email E --name N --role R [--team T] [--manager-email M]"}
+	if len(args) == 0 {
+		return usageError{userUsage}
 	}
+	switch args[0] {
+	case "add":
+		return userAdd(ctx, env, cfg, args[1:])
+	case "disable", "enable":
+		return userSwitch(ctx, env, cfg, args[0], args[1:])
+	case "list":
+		return userList(ctx, env, cfg, args[1:])
+	}
+	return usageError{userUsage}
+}
+
+// withStore opens the database named by the configuration (or dsr dev's)
+// for one command.
+func withStore(ctx context.Context, env Env, cfg config.Config, fn func(*store.Store) error) error {
+	url, done, err := databaseURL(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := openStore(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return fn(st)
+}
+
+// operator is who the audit log names for a user command.
+func operator(cmd string) register.Actor {
+	who := "unknown user"
+	if u, err := osuser.Current(); err == nil {
+		who = u.Username
+	}
+	host, _ := os.Hostname()
+	return register.Actor{Role: "operator", ClientAddr: "dsr user " + cmd + ": " + who + "@" + host}
+}
+
+// userSwitch is dsr user disable and dsr user enable. Disabling revokes
+// every token and ends every session at once.
+func userSwitch(ctx context.Context, env Env, cfg config.Config, cmd string, args []string) error {
+	fs := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "the user's email")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"user " + cmd + ": " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("user %s: unexpected argument %q", cmd, fs.Arg(0))}
+	}
+	if strings.TrimSpace(*email) == "" {
+		return usageError{"user " + cmd + ": --email is required"}
+	}
+	return withStore(ctx, env, cfg, func(st *store.Store) error {
+		if cmd == "enable" {
+			if err := st.EnableUser(ctx, operator(cmd), *email); err != nil {
+				return fmt.Errorf("user enable: %w", err)
+			}
+			fmt.Fprintf(env.Stdout, "user %s enabled; their old tokens stay revoked: issue one with dsr user add\n", strings.ToLower(strings.TrimSpace(*email)))
+			return nil
+		}
+		tokens, sessions, err := st.DisableUser(ctx, operator(cmd), *email)
+		if err != nil {
+			return fmt.Errorf("user disable: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "user %s disabled: %d tokens revoked, %d sessions ended\n", strings.ToLower(strings.TrimSpace(*email)), tokens, sessions)
+		return nil
+	})
+}
+
+// userList prints every user: email, role, whether disabled, live tokens
+// and when the soonest of them expires.
+func userList(ctx context.Context, env Env, cfg config.Config, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("user list: unexpected argument %q", args[0])}
+	}
+	return withStore(ctx, env, cfg, func(st *store.Store) error {
+		users, err := st.ListUsers(ctx, "")
+		if err != nil {
+			return err
+		}
+		tokens, err := st.UserTokens(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EMAIL\tROLE\tSTATUS\tTOKENS\tEXPIRES\tLAST USED")
+		day := func(t *time.Time) string {
+			if t == nil {
+				return "-"
+			}
+			return t.In(register.London).Format(time.DateOnly)
+		}
+		for _, u := range users {
+			status := "active"
+			if u.DisabledAt != nil {
+				status = "disabled since " + day(u.DisabledAt)
+			}
+			t := tokens[u.ID]
+			expires := day(t.NextExpiry)
+			if t.LastExpiry != nil && t.NextExpiry != nil && !t.LastExpiry.Equal(*t.NextExpiry) {
+				expires += " to " + day(t.LastExpiry)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", u.Email, u.Role, status, t.Live, expires, day(t.LastUsedAny))
+		}
+		return tw.Flush()
+	})
+}
+
+func userAdd(ctx context.Context, env Env, cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var u store.User
@@ -48,7 +163,8 @@ func runUser(ctx context.Context, env Env, cfg config.Config, args []string) err
 	fs.StringVar(&u.Role, "role", "", "one of "+strings.Join(store.Roles, ", "))
 	fs.StringVar(&u.Team, "team", "", "team or organisation (optional)")
 	fs.StringVar(&u.ManagerEmail, "manager-email", "", "their manager's email, for escalations (optional)")
-	if err := fs.Parse(args[1:]); err != nil {
+	expires := fs.String("expires", "365d", "how long the new token lasts (Go duration or Nd days)")
+	if err := fs.Parse(args); err != nil {
 		return usageError{"user add: " + err.Error()}
 	}
 	if fs.NArg() > 0 {
@@ -58,6 +174,10 @@ func runUser(ctx context.Context, env Env, cfg config.Config, args []string) err
 		if strings.TrimSpace(f.v) == "" {
 			return usageError{"user add: --" + f.name + " is required"}
 		}
+	}
+	life, err := config.ParseDuration(*expires)
+	if err != nil || life <= 0 {
+		return usageError{"user add: --expires: must be a duration greater than zero, such as 90d or 720h"}
 	}
 
 	url, done, err := databaseURL(ctx, env, cfg)
@@ -74,11 +194,15 @@ func runUser(ctx context.Context, env Env, cfg config.Config, args []string) err
 	if err != nil {
 		return describe("user add", err)
 	}
-	token, err := st.NewToken(ctx, saved.ID)
-	if err != nil {
-		return err
+	if saved.DisabledAt != nil {
+		return fmt.Errorf("user add: %s is disabled: enable them first (dsr user enable --email %s)", saved.Email, saved.Email)
 	}
-	fmt.Fprintf(env.Stdout, "user %s (%s) saved, id %s; new API token:\n%s\n", saved.Email, saved.Role, saved.ID, token)
+	token, err := st.NewTokenFor(ctx, saved.ID, life)
+	if err != nil {
+		return describe("user add", err)
+	}
+	fmt.Fprintf(env.Stdout, "user %s (%s) saved, id %s; new API token, expires %s:\n%s\n", saved.Email, saved.Role, saved.ID,
+		time.Now().Add(life).In(register.London).Format("2006-01-02 15:04 MST"), token)
 	return nil
 }
 

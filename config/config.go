@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,18 +34,34 @@ type Config struct {
 	DatabaseURL       string
 	TemporalAddress   string
 	TemporalNamespace string
-	HTTPAddr          string
-	BaseURL           string
-	SMTP              SMTP
-	MailFrom          string
-	Timing            Timing
-	DigestSchedule    string
-	SuppressBelow     int
+	// TemporalTLS is how to reach a Temporal that needs TLS, mTLS or an
+	// API key (TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA,
+	// TEMPORAL_API_KEY).
+	TemporalTLS    TemporalTLS
+	HTTPAddr       string
+	BaseURL        string
+	SMTP           SMTP
+	MailFrom       string
+	Timing         Timing
+	DigestSchedule string
+	SuppressBelow  int
 	// NoticeStuckAfter is how long a notice may wait to be sent before it
 	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
 	NoticeStuckAfter time.Duration
-	PayloadKey       string // base64 AES-256 key(s) for the payload codec; see codec package
-	OIDC             OIDC
+	// Localities is the area's list (DSR_LOCALITIES, names separated by
+	// ";"): a referral's locality must be one of them, and reports show
+	// any other recorded locality as "Other".
+	Localities register.Localities
+	// TrustedProxies are the reverse proxies (DSR_TRUSTED_PROXIES, CIDRs
+	// separated by commas) whose X-Forwarded-For names the client; from
+	// anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+	// AllowHTTP lets dsr api serve a DSR_BASE_URL of http:// (DSR_ALLOW_HTTP=1):
+	// the session cookie's Secure flag and HSTS follow the base URL, so
+	// production over plain HTTP must be chosen, not fallen into.
+	AllowHTTP  bool
+	PayloadKey string // base64 AES-256 key(s) for the payload codec; see codec package
+	OIDC       OIDC
 	// TemporalUIOrigin is the one browser origin allowed to call the codec
 	// endpoint across origins (DSR_TEMPORAL_UI_ORIGIN).
 	TemporalUIOrigin string
@@ -57,6 +74,13 @@ type Config struct {
 	// after it closed before the daily retention run deletes it
 	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
 	RetainClosedFor time.Duration
+}
+
+// TemporalTLS holds PEM file paths and an API key; all empty means a plain
+// connection (dev, and a Temporal on a private network).
+type TemporalTLS struct {
+	Cert, Key, CA string
+	APIKey        string
 }
 
 // OIDC configures staff sign-in for the web pages. Issuer empty means off.
@@ -116,6 +140,15 @@ func Load(getenv func(string) string) (Config, error) {
 			RoleClaim:    get("DSR_OIDC_ROLE_CLAIM", "roles"),
 		},
 	}
+	c.TemporalTLS = TemporalTLS{Cert: get("TEMPORAL_TLS_CERT", ""), Key: get("TEMPORAL_TLS_KEY", ""), CA: get("TEMPORAL_TLS_CA", ""),
+		APIKey: get("TEMPORAL_API_KEY", "")}
+	if (c.TemporalTLS.Cert == "") != (c.TemporalTLS.Key == "") {
+		v, other := "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"
+		if c.TemporalTLS.Cert == "" {
+			v, other = other, v
+		}
+		return Config{}, &FieldError{v, "needs " + other + " too (a client certificate and its key go together)"}
+	}
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
 	c.TemporalUIOrigin = strings.TrimRight(get("DSR_TEMPORAL_UI_ORIGIN", "http://localhost:8233"), "/")
 	c.OIDC.RedirectURL = get("DSR_OIDC_REDIRECT_URL", c.BaseURL+"/auth/callback")
@@ -151,6 +184,19 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RetainClosedFor, err = retention(get("DSR_RETAIN_CLOSED_FOR", DefaultRetainClosedFor)); err != nil {
 		return Config{}, err
+	}
+	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
+		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
+	}
+	switch v := get("DSR_ALLOW_HTTP", "0"); v {
+	case "1", "true":
+		c.AllowHTTP = true
+	case "0", "false":
+	default:
+		return Config{}, &FieldError{"DSR_ALLOW_HTTP", fmt.Sprintf("%q is not 1 or 0", v)}
+	}
+	if c.TrustedProxies, err = prefixes(getenv("DSR_TRUSTED_PROXIES")); err != nil {
+		return Config{}, &FieldError{"DSR_TRUSTED_PROXIES", err.Error()}
 	}
 	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
 	if c.Timing.PanelSchedule != "" {
@@ -189,6 +235,34 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, &FieldError{"DSR_OIDC_CLIENT_ID", "required when DSR_OIDC_ISSUER is set"}
 	}
 	return c, nil
+}
+
+// ParsePrefixes reads "10.0.0.0/8, 192.0.2.7, 2001:db8::/32" (the form of
+// DSR_TRUSTED_PROXIES): CIDRs, or addresses meaning themselves alone.
+func ParsePrefixes(spec string) ([]netip.Prefix, error) { return prefixes(spec) }
+
+func prefixes(spec string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or a CIDR such as 10.0.0.0/8", part)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // roles are the register's roles (store.Roles; config cannot import store).
@@ -280,7 +354,7 @@ func positiveInt(name, v string) (int, error) {
 // RequireProduction checks what the worker command needs that dev
 // provides itself.
 func (c Config) RequireProduction() error {
-	if err := c.RequireAPI(); err != nil {
+	if err := c.requireStores(); err != nil {
 		return err
 	}
 	if c.SMTP.Host == "" {
@@ -290,8 +364,22 @@ func (c Config) RequireProduction() error {
 }
 
 // RequireAPI checks what the api command needs that dev provides itself:
-// the API sends no mail, so it needs no SMTP server.
+// the API sends no mail, so it needs no SMTP server. Its DSR_BASE_URL must
+// be https:// unless DSR_ALLOW_HTTP=1: the session cookie is marked Secure,
+// and HSTS sent, only for an https:// base URL.
 func (c Config) RequireAPI() error {
+	if err := c.requireStores(); err != nil {
+		return err
+	}
+	if strings.HasPrefix(c.BaseURL, "http://") && !c.AllowHTTP {
+		return &FieldError{"DSR_BASE_URL", "must be https:// (the address staff use, behind TLS): over http:// session cookies are not Secure and HSTS is off; set DSR_ALLOW_HTTP=1 to serve plain HTTP anyway"}
+	}
+	return nil
+}
+
+// requireStores checks what the api and worker commands need that dev
+// provides itself: the database, Temporal and the payload key.
+func (c Config) requireStores() error {
 	if c.DatabaseURL == "" {
 		return &FieldError{"DATABASE_URL", "required"}
 	}

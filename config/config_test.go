@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +49,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"SMTP.Port", c.SMTP.Port, 25},
 		{"PanelSchedule", c.Timing.PanelSchedule, ""},
 		{"DatabaseURL", c.DatabaseURL, ""},
+		{"Localities", strings.Join(c.Localities, ";"), "Bath and North East Somerset;Swindon;Wiltshire"},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -64,9 +67,17 @@ func TestLoadGoodValues(t *testing.T) {
 		"DSR_PANEL_SCHEDULE", "0 10 * * TUE",
 		"DSR_HTTP_ADDR", "0.0.0.0:9000",
 		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
+		"DSR_LOCALITIES", "Brighton, Hove; Lewes",
+		"DSR_TRUSTED_PROXIES", "10.1.2.3/8, 192.0.2.7,2001:db8::/32",
 	))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.TrustedProxies); got != "[10.0.0.0/8 192.0.2.7/32 2001:db8::/32]" {
+		t.Errorf("TrustedProxies = %s", got)
+	}
+	if want := (register.Localities{"Brighton, Hove", "Lewes"}); !slices.Equal(c.Localities, want) {
+		t.Errorf("Localities = %q, want %q", c.Localities, want)
 	}
 	if c.Timing.ReviewEvery[register.Red] != 36*time.Hour || c.Timing.ReviewEvery[register.Green] != 90*24*time.Hour {
 		t.Errorf("ReviewEvery = %v", c.Timing.ReviewEvery)
@@ -117,6 +128,13 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_BASE_URL", "dsr.example.org"},
 		{"DSR_RETAIN_CLOSED_FOR", "-1d"},
 		{"DSR_RETAIN_CLOSED_FOR", "six years"},
+		{"DSR_LOCALITIES", ";"},
+		{"DSR_ALLOW_HTTP", "yes"},
+		{"TEMPORAL_TLS_CERT", "/etc/dsr/client.pem"},    // without its key
+		{"TEMPORAL_TLS_KEY", "/etc/dsr/client-key.pem"}, // without its certificate
+		{"DSR_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"DSR_TRUSTED_PROXIES", "proxy.example"},
+		{"DSR_LOCALITIES", "Swindon;swindon"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))
@@ -138,7 +156,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 }
 
 func TestRequire(t *testing.T) {
-	base := []string{"DATABASE_URL", "postgres://x/y", "TEMPORAL_ADDRESS", "t:7233", "DSR_PAYLOAD_KEY", "k", "DSR_SMTP_HOST", "mail"}
+	base := []string{"DATABASE_URL", "postgres://x/y", "TEMPORAL_ADDRESS", "t:7233", "DSR_PAYLOAD_KEY", "k", "DSR_SMTP_HOST", "mail", "DSR_BASE_URL", "https://dsr.example.org"}
 	without := func(name string) func(string) string {
 		var kv []string
 		for i := 0; i < len(base); i += 2 {
@@ -179,5 +197,16 @@ func TestRequire(t *testing.T) {
 	c, _ := Load(env(base...))
 	if err := c.RequireProduction(); err != nil {
 		t.Errorf("with everything: %v", err)
+	}
+	// dsr api over plain HTTP only when asked for.
+	http := append(slices.Clone(base), "DSR_BASE_URL", "http://dsr.example.org")
+	c, _ = Load(env(http...))
+	var fe *FieldError
+	if err := c.RequireAPI(); !errors.As(err, &fe) || fe.Var != "DSR_BASE_URL" {
+		t.Errorf("RequireAPI over http:// = %v, want DSR_BASE_URL named", err)
+	}
+	c, _ = Load(env(append(http, "DSR_ALLOW_HTTP", "1")...))
+	if err := c.RequireAPI(); err != nil {
+		t.Errorf("RequireAPI over http:// with DSR_ALLOW_HTTP=1: %v", err)
 	}
 }

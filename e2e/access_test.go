@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/bsw-dsr/dsr/api"
+	"github.com/bsw-dsr/dsr/codec"
+	"github.com/bsw-dsr/dsr/config"
 )
 
 // principal is who sends a request in the route × role matrix.
@@ -248,7 +252,15 @@ func (s *stack) browserFor(email string) (*http.Client, string) {
 // that each 404 for the unnamed professional was audited as refused.
 func TestRouteRoleMatrix(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, defaultTiming(t))
+	// Self-referrals are limited per client over the form and the API
+	// together: each principal's come from its own address, through a
+	// trusted proxy.
+	s := newStackEdit(t, defaultTiming(t), codec.GenerateKey(), func(c *config.Config) {
+		var err error
+		if c.TrustedProxies, err = config.ParsePrefixes("127.0.0.0/8, ::1"); err != nil {
+			t.Fatal(err)
+		}
+	})
 	id := s.referAndAccept(nhsNumber(101))
 	var act struct{ ID string }
 	s.must(http.StatusCreated, "coord@example.org", "POST", "/people/"+id+"/actions",
@@ -295,6 +307,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 			req, err := http.NewRequest(r.method, s.api.URL+r.path(fx), strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if r.path(fx) == "/refer" || r.path(fx) == api.SelfReferralPath {
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i+1))
 			}
 			c := http.DefaultClient
 			if r.web {

@@ -153,7 +153,7 @@ func TestAuditLog(t *testing.T) {
 // The anonymised summary, from outside, as the commissioner sees it.
 func TestReportSummary(t *testing.T) {
 	t.Parallel()
-	clearOfMidnight(t, 2*time.Minute) // the changes are counted in this month
+	clearOfMidnight(t, 2*time.Minute) // the changes are moved to yesterday
 	s := newStack(t, defaultTiming(t))
 	nhs := nhsNumbers(3000, 11)
 	// Six adults rated amber; five people over 65 rated red.
@@ -181,6 +181,18 @@ func TestReportSummary(t *testing.T) {
 		}
 		s.must(http.StatusCreated, "sw@example.org", "POST", "/people/"+id+"/reviews",
 			map[string]any{"rag": "green", "needs": needs, "could_help": "a week of respite at Oak House"}, nil)
+	}
+
+	// Reports count whole days up to the start of today: move all of it
+	// a day back, as if it happened yesterday.
+	for _, q := range []string{
+		`UPDATE people SET referred_at = referred_at - interval '1 day', accepted_at = accepted_at - interval '1 day'`,
+		`UPDATE rating_history SET changed_at = changed_at - interval '1 day'`,
+		`UPDATE reviews SET held_at = held_at - interval '1 day'`,
+	} {
+		if _, err := s.store.Pool.Exec(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	var raw json.RawMessage
@@ -228,8 +240,8 @@ func TestReportSummary(t *testing.T) {
 	check("housing", cellOf(sum.ServiceGaps.Needs, "housing"), hidden)
 	check("people reviewed", sum.ServiceGaps.PeopleReviewed, 5)
 	last := sum.RatingChanges[len(sum.RatingChanges)-1]
-	if month := time.Now().In(register.London).Format("2006-01"); last.Month != month {
-		t.Errorf("last month %q, want %q", last.Month, month)
+	if month := time.Now().In(register.London).AddDate(0, 0, -1).Format("2006-01"); last.Month != month {
+		t.Errorf("last month %q, want yesterday's, %q", last.Month, month)
 	}
 	check("rating changes this month", last.Total, 5)
 	if len(sum.RatingChanges) != 12 && len(sum.RatingChanges) != 13 {

@@ -61,6 +61,8 @@ type stackOptions struct {
 	DatabaseURL string
 	// PersistWithin shortens how long the workflow waits for a write.
 	PersistWithin time.Duration
+	// Edit changes the configuration before anything is started.
+	Edit func(*config.Config)
 }
 
 // fast is second-scale timing: red reviews every 12 s, reminders 5 s
@@ -103,6 +105,13 @@ func newStack(t *testing.T, timing register.Timing) *stack {
 func newStackWithKey(t *testing.T, timing register.Timing, key string) *stack {
 	t.Helper()
 	return newStackWith(t, timing, key, stackOptions{})
+}
+
+// newStackEdit is newStackWithKey with a change to the configuration
+// before anything is started (nil: none).
+func newStackEdit(t *testing.T, timing register.Timing, key string, edit func(*config.Config)) *stack {
+	t.Helper()
+	return newStackWith(t, timing, key, stackOptions{Edit: edit})
 }
 
 // newStackWith is newStack with a payload key and options.
@@ -151,6 +160,9 @@ func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOp
 	s.cfg.SMTP = config.SMTP{Host: s.smtp.Host(), Port: s.smtp.Port(), TLS: "none"}
 
 	s.cfg.DevSignIn = true // the sign-in page that lists the users, as in dsr dev
+	if opts.Edit != nil {
+		opts.Edit(&s.cfg)
+	}
 	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger}))
 	t.Cleanup(s.api.Close)
 	s.cfg.BaseURL = s.api.URL

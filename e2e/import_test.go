@@ -262,7 +262,7 @@ func TestCSVImportAndExport(t *testing.T) {
 	}
 	var people int
 	s.store.Pool.QueryRow(ctx, `SELECT count(DISTINCT nhs_number) FROM people`).Scan(&people)
-	exported, err := register.ParseRegisterCSV(bytes.NewReader(body), time.Now())
+	exported, err := register.ParseRegisterCSV(bytes.NewReader(body), time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestCSVImportAndExport(t *testing.T) {
 	if exports != people || s.rowCounts().audit != auditBefore+people {
 		t.Errorf("%d export audit entries, want %d", exports, people)
 	}
-	original, err := register.ParseRegisterCSV(bytes.NewReader(file), time.Now())
+	original, err := register.ParseRegisterCSV(bytes.NewReader(file), time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

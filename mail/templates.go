@@ -63,7 +63,7 @@ var Kinds = []string{
 	"referral-received", "triage-overdue", "referral-declined",
 	"review-due", "review-overdue", "review-escalated",
 	"action-due", "action-overdue", "action-escalated",
-	"rag-changed", "delivery-failed", "digest",
+	"rag-changed", "delivery-failed", "digest", "referral-duplicate",
 }
 
 //go:embed templates/*.tmpl

@@ -129,10 +129,11 @@ func Changed(before, after Details) []string {
 // messages, the same limits, the rules that tie fields together, such as
 // parental responsibility only under 18), with field paths as the
 // correction names them (given_name, consent.basis). A reason is required,
-// and at least one known field must change.
-func ValidateCorrection(c Correction, now time.Time) *Error {
+// and at least one known field must change. A locality must be on the
+// area's list (areas; empty means the default list).
+func ValidateCorrection(c Correction, now time.Time, areas Localities) *Error {
 	fields := map[string]string{}
-	if e := ValidateReferral(c.Details.referral(), now); e != nil {
+	if e := ValidateReferral(c.Details.referral(), now, areas); e != nil {
 		for k, v := range e.Fields {
 			switch {
 			case strings.HasPrefix(k, "person."):

@@ -39,7 +39,7 @@ func TestValidateCorrection(t *testing.T) {
 		{"consent before birth", Correction{Details: with(func(d *Details) { d.DateOfBirth = "2026-03-01" }), Fields: []string{"date_of_birth"}, Reason: "x"}, map[string]string{"consent.recorded_on": ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := ValidateCorrection(tc.c, now)
+			e := ValidateCorrection(tc.c, now, nil)
 			if tc.want == nil {
 				if e != nil {
 					t.Fatalf("refused: %v", e.Fields)

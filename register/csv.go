@@ -168,6 +168,7 @@ func (r CSVRow) ToPerson() Person {
 type CSVReader struct {
 	cr    *csv.Reader
 	now   time.Time
+	areas Localities
 	col   map[string]int // column name → index in a record
 	named int            // columns the header names
 	profs int            // professional sets the header has (highest N)
@@ -178,8 +179,9 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // NewCSVReader reads and checks the header row. An error is a *Error
 // naming unknown, repeated or missing columns, or the reader's own.
-// Dates are checked against now, as ValidateReferral does.
-func NewCSVReader(r io.Reader, now time.Time) (*CSVReader, error) {
+// Dates are checked against now, and localities against areas (nil: the
+// default list), as ValidateReferral does.
+func NewCSVReader(r io.Reader, now time.Time, areas Localities) (*CSVReader, error) {
 	br := bufio.NewReader(r)
 	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == string(utf8BOM) {
 		if _, err := br.Discard(len(utf8BOM)); err != nil {
@@ -195,7 +197,7 @@ func NewCSVReader(r io.Reader, now time.Time) (*CSVReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read register CSV header: %w", err)
 	}
-	c := &CSVReader{cr: cr, now: now, col: map[string]int{}, seen: map[string]int{}}
+	c := &CSVReader{cr: cr, now: now, areas: areas, col: map[string]int{}, seen: map[string]int{}}
 	if err := c.readHeader(header); err != nil {
 		return nil, err
 	}
@@ -298,8 +300,8 @@ func blank(rec []string) bool {
 
 // ParseRegisterCSV reads a whole CSV register: NewCSVReader and Next until
 // io.EOF.
-func ParseRegisterCSV(r io.Reader, now time.Time) ([]CSVRow, error) {
-	cr, err := NewCSVReader(r, now)
+func ParseRegisterCSV(r io.Reader, now time.Time, areas Localities) ([]CSVRow, error) {
+	cr, err := NewCSVReader(r, now, areas)
 	if err != nil {
 		return nil, err
 	}
@@ -389,8 +391,9 @@ func (c *CSVReader) row(line int, rec []string) CSVRow {
 		setOf = append(setOf, n)
 	}
 	req = req.Normalised()
+	req.Person.Locality, _ = c.areas.Canonical(req.Person.Locality)
 
-	if err := ValidateReferral(req, c.now); err != nil {
+	if err := ValidateReferral(req, c.now, c.areas); err != nil {
 		for path, problem := range err.Fields {
 			col := csvColumnOf(path, setOf)
 			if _, ours := problems[col]; !ours { // our date message is the clearer one

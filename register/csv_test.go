@@ -31,7 +31,7 @@ on two lines",<script>x</script>`,
 		`,,,,,,,,,,,,,,,,`, // a spreadsheet's empty row
 		`9434765870,Sam,Ng,2010-02-28,,parental_responsibility,2026-01-05,Mum,RED,referred,,,,Dee,dee@x.example,,`,
 	)
-	rows, err := ParseRegisterCSV(strings.NewReader(in), testNow)
+	rows, err := ParseRegisterCSV(strings.NewReader(in), testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestCSVReportsBadRows(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header, tc.row)), testNow)
+			rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header, tc.row)), testNow, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +144,7 @@ func TestCSVDuplicateRows(t *testing.T) {
 		"Zoë,Smith,2001-03-04,943-476-5919,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
 		"Sam,Ng,2001-03-04,9434765870,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
 	)
-	rows, err := ParseRegisterCSV(strings.NewReader(in), testNow)
+	rows, err := ParseRegisterCSV(strings.NewReader(in), testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func TestCSVHeaderProblems(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewCSVReader(strings.NewReader(tc.in), testNow)
+			_, err := NewCSVReader(strings.NewReader(tc.in), testNow, nil)
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindInvalid {
 				t.Fatalf("err = %v, want a KindInvalid *Error", err)
@@ -203,7 +203,7 @@ func TestCSVUnreadableFile(t *testing.T) {
 		"Zoë,Smith,2001-03-04,943 476 5919,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
 		`Sam,"Ng,2001-03-04`, // a quote left open
 	)
-	cr, err := NewCSVReader(strings.NewReader(in), testNow)
+	cr, err := NewCSVReader(strings.NewReader(in), testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ Swindon",sn1 1aa,Swindon,Best interest decision,01/06/2026,Ann,"Capacity assesse
 		`9434765870,Sam,Ng,2012-02-29,,,,parental_responsibility,2026-01-05,Mum,,red,referred,,,-,,,,,,,Eve,,,eve@y.example,,,,,`,
 		`4000000020,Al,Ng,1950-12-31,,,,informed_consent,2026-01-05,Al,,green,discharged,2025-01-02,2025-12-01,,,,,,,,Eve,,,eve@y.example,,,,,`,
 	)
-	first, err := ParseRegisterCSV(strings.NewReader(in), testNow)
+	first, err := ParseRegisterCSV(strings.NewReader(in), testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ Swindon",sn1 1aa,Swindon,Best interest decision,01/06/2026,Ann,"Capacity assesse
 		}
 	}
 
-	second, err := ParseRegisterCSV(strings.NewReader(exported), testNow)
+	second, err := ParseRegisterCSV(strings.NewReader(exported), testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestCSVWriterProfessionals(t *testing.T) {
 	if err := WriteRegisterCSV(&out, []Person{p}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := ParseRegisterCSV(&out, testNow)
+	rows, err := ParseRegisterCSV(&out, testNow, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func BenchmarkParseRegisterCSV(b *testing.B) {
 	data := buf.Bytes()
 	b.ResetTimer()
 	for b.Loop() {
-		rows, err := ParseRegisterCSV(bytes.NewReader(data), testNow)
+		rows, err := ParseRegisterCSV(bytes.NewReader(data), testNow, nil)
 		if err != nil || len(rows) != len(people) {
 			b.Fatalf("%d rows, %v", len(rows), err)
 		}
@@ -396,7 +396,7 @@ func FuzzParseRegisterCSV(f *testing.F) {
 	f.Add(csvLines(shortHeader+",professional2_name,last_review_date", `"a""b",'=x,,,,,,,,,"c`))
 	f.Add("\uFEFF" + shortHeader + "\n,,,\n")
 	f.Fuzz(func(t *testing.T, in string) {
-		rows, err := ParseRegisterCSV(strings.NewReader(in), testNow)
+		rows, err := ParseRegisterCSV(strings.NewReader(in), testNow, nil)
 		if err != nil {
 			return
 		}
@@ -413,7 +413,7 @@ func FuzzParseRegisterCSV(f *testing.F) {
 				t.Fatalf("line %d accepted a repeated NHS number", r.Line)
 			}
 			seen[nhs] = true
-			if err := ValidateReferral(r.Referral, testNow); err != nil {
+			if err := ValidateReferral(r.Referral, testNow, nil); err != nil {
 				t.Fatalf("line %d accepted an invalid referral: %v", r.Line, err.Fields)
 			}
 		}
@@ -437,7 +437,7 @@ func TestCSVReferredOn(t *testing.T) {
 		{"words", "last spring", "DD/MM/YYYY", time.Time{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header, good+tc.cell)), testNow)
+			rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header, good+tc.cell)), testNow, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -450,5 +450,31 @@ func TestCSVReferredOn(t *testing.T) {
 				t.Errorf("referred at %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// An imported row naming a locality not on the area's list is refused,
+// by column; one on the list is stored in the list's spelling.
+func TestCSVLocality(t *testing.T) {
+	header := "nhs_number,given_name,family_name,date_of_birth,locality,consent_basis,consent_recorded_on,consent_recorded_by,rag,professional1_name,professional1_email"
+	rows, err := ParseRegisterCSV(strings.NewReader(csvLines(header,
+		"943 476 5919,Zoë,Smith,2001-03-04,swindon ,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
+		"9434765870,Sam,Ng,2001-03-04,12 Acacia Avenue,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
+		"4000000020,Al,Ng,2001-03-04,,informed_consent,2026-06-01,Ann,green,Bob,bob@x.example",
+	)), testNow, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 {
+		t.Fatalf("got %d rows", len(rows))
+	}
+	if !rows[0].OK() || rows[0].Referral.Person.Locality != "Swindon" {
+		t.Errorf("row 1: problems %v, locality %q; want accepted as Swindon", rows[0].Problems, rows[0].Referral.Person.Locality)
+	}
+	if p := rows[1].Problems["locality"]; !strings.Contains(p, "localities") {
+		t.Errorf("row 2: problems %v, want locality refused", rows[1].Problems)
+	}
+	if !rows[2].OK() {
+		t.Errorf("row 3 (no locality): %v", rows[2].Problems)
 	}
 }

@@ -22,6 +22,9 @@ type Timing struct {
 	// PanelSchedule is a robfig/cron spec of DSR meeting slots (Europe/London);
 	// when set, each review date moves to the first slot on or after it.
 	PanelSchedule string `json:"panel_schedule,omitempty"`
+	// Localities is the area's list, which a corrected locality must be on
+	// (carried here so a workflow's validators read it deterministically).
+	Localities Localities `json:"localities,omitempty"`
 }
 
 // ParseCron parses a robfig/cron expression: five fields, or a descriptor

@@ -195,9 +195,11 @@ func clip(s string) string {
 // ValidateReferral checks a referral against the register's rules and
 // returns every problem at once, keyed by field path (person.nhs_number,
 // professionals[0].email), or nil when the referral is acceptable. Dates are
-// read as days in London, where now falls on "today". Free text is checked
-// for length only: it is stored exactly as given.
-func ValidateReferral(req ReferralRequest, now time.Time) *Error {
+// read as days in London, where now falls on "today". The locality, when
+// given, must be on the area's list (areas; nil means DefaultLocalities),
+// case ignored. Free text is checked for length only: it is stored exactly
+// as given.
+func ValidateReferral(req ReferralRequest, now time.Time, areas Localities) *Error {
 	v := &validator{fields: map[string]string{}}
 	today := civil(now)
 
@@ -226,7 +228,11 @@ func ValidateReferral(req ReferralRequest, now time.Time) *Error {
 			v.fail("person.postcode", err.Error())
 		}
 	}
-	v.text("person.locality", p.Locality, MaxShortLen)
+	if v.text("person.locality", p.Locality, MaxShortLen) {
+		if _, ok := areas.Canonical(p.Locality); !ok {
+			v.fail("person.locality", areas.problem())
+		}
+	}
 
 	r := req.Referrer
 	v.name("referrer.name", r.Name, false)

@@ -48,7 +48,7 @@ func fieldKeys(e *Error) []string {
 }
 
 func TestValidateReferralAcceptsValid(t *testing.T) {
-	if err := ValidateReferral(validReferral(), testNow); err != nil {
+	if err := ValidateReferral(validReferral(), testNow, nil); err != nil {
 		t.Fatalf("valid referral refused: %v %v", err, err.Fields)
 	}
 }
@@ -70,6 +70,14 @@ func TestValidateReferralRules(t *testing.T) {
 		{"nhs eleven digits", time.Time{}, func(r *ReferralRequest) { r.Person.NHSNumber = "94347659190" }, []string{"person.nhs_number"}, "10 digits"},
 		{"nhs letters", time.Time{}, func(r *ReferralRequest) { r.Person.NHSNumber = "943476591A" }, []string{"person.nhs_number"}, "digits"},
 		{"nhs missing", time.Time{}, func(r *ReferralRequest) { r.Person.NHSNumber = " " }, []string{"person.nhs_number"}, "required"},
+
+		// locality: the area's list only (DSR_LOCALITIES), case ignored; empty is "not recorded"
+		{"locality on the list", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "Wiltshire" }, nil, ""},
+		{"locality case and spaces ignored", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "  bath AND north east somerset " }, nil, ""},
+		{"locality empty", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "" }, nil, ""},
+		{"locality an address", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "1 High Street, Swindon" }, []string{"person.locality"}, "one of the area's localities"},
+		{"locality elsewhere", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "Bristol" }, []string{"person.locality"}, "Swindon"},
+		{"locality Other", time.Time{}, func(r *ReferralRequest) { r.Person.Locality = "Other" }, []string{"person.locality"}, "localities"},
 
 		// date of birth
 		{"dob missing", time.Time{}, func(r *ReferralRequest) { r.Person.DateOfBirth = "" }, []string{"person.date_of_birth"}, "required"},
@@ -227,7 +235,7 @@ func TestValidateReferralRules(t *testing.T) {
 			if now.IsZero() {
 				now = testNow
 			}
-			err := ValidateReferral(req, now)
+			err := ValidateReferral(req, now, nil)
 			got := fieldKeys(err)
 			if !reflect.DeepEqual(got, tc.fields) {
 				t.Fatalf("fields at fault = %v (%v), want %v", got, errFields(err), tc.fields)
@@ -266,7 +274,7 @@ func TestNormalised(t *testing.T) {
 	if req.Professionals[0].Email != " Bob.Jones@Swindon.Example " {
 		t.Error("Normalised changed its receiver's professionals")
 	}
-	if err := ValidateReferral(n, testNow); err != nil {
+	if err := ValidateReferral(n, testNow, nil); err != nil {
 		t.Errorf("normalised referral refused: %v", err.Fields)
 	}
 	if again := n.Normalised(); !reflect.DeepEqual(again, n) {
@@ -370,7 +378,7 @@ func TestDecodeReferral(t *testing.T) {
 	if err != nil {
 		t.Fatalf("contract body: %v", err)
 	}
-	if verr := ValidateReferral(req, testNow); verr != nil {
+	if verr := ValidateReferral(req, testNow, nil); verr != nil {
 		t.Fatalf("contract body refused: %v", verr.Fields)
 	}
 	if req.Consent.Basis != ParentalResponsibility || req.ProposedRAG != Red || req.Professionals[0].Email != "bob@x.example" {
@@ -477,7 +485,7 @@ func FuzzDecodeReferral(f *testing.F) {
 			}
 			return
 		}
-		if verr := ValidateReferral(req, testNow); verr != nil {
+		if verr := ValidateReferral(req, testNow, nil); verr != nil {
 			if verr.Kind != KindInvalid || len(verr.Fields) == 0 {
 				t.Fatalf("validation error without fields: %+v", verr)
 			}
@@ -494,4 +502,49 @@ func FuzzDecodeReferral(f *testing.F) {
 			t.Fatalf("accepted date of birth %q: age %d, %v", req.Person.DateOfBirth, age, err)
 		}
 	})
+}
+
+func TestLocalities(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		want    Localities
+		problem string
+	}{
+		{"", DefaultLocalities, ""},
+		{"  ", DefaultLocalities, ""},
+		{"Swindon", Localities{"Swindon"}, ""},
+		{" Brighton, Hove ; Lewes;;", Localities{"Brighton, Hove", "Lewes"}, ""},
+		{";", nil, "no locality"},
+		{"Lewes;lewes", nil, "twice"},
+		{"Lewes;Other", nil, "Other"},
+		{"Lewes\nHove", nil, "one line"},
+		{strings.Repeat("x", MaxShortLen+1), nil, "at most"},
+	} {
+		got, err := ParseLocalities(tc.spec)
+		if tc.problem != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.problem) {
+				t.Errorf("ParseLocalities(%q) error = %v, want one mentioning %q", tc.spec, err, tc.problem)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseLocalities(%q) = %q, %v; want %q", tc.spec, got, err, tc.want)
+		}
+	}
+
+	areas := Localities{"Brighton, Hove", "Lewes"}
+	for in, want := range map[string]string{"lewes": "Lewes", "": "", "  ": "", "Swindon": OtherLocality, "BRIGHTON, HOVE": "Brighton, Hove", "1 High St": OtherLocality} {
+		if got := areas.ReportKey(in); got != want {
+			t.Errorf("ReportKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	req := validReferral()
+	req.Person.Locality = "Swindon"
+	if err := ValidateReferral(req, testNow, areas); err == nil || err.Fields["person.locality"] == "" {
+		t.Errorf("Swindon against %q: %v, want person.locality refused", areas, err)
+	}
+	req.Person.Locality = "LEWES"
+	if err := ValidateReferral(req, testNow, areas); err != nil {
+		t.Errorf("LEWES against %q: %v, want accepted", areas, err)
+	}
 }

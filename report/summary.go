@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bsw-dsr/dsr/register"
@@ -39,6 +40,12 @@ type Dimensions struct {
 	AgeBands []string
 	Statuses []string
 	Needs    []string
+	// Localities is the area's list (DSR_LOCALITIES; empty means the
+	// default). People whose recorded locality is not on it are counted
+	// as register.OtherLocality, so free text typed into a locality never
+	// becomes a row of its own. The rows are the localities people are
+	// counted in, in name order.
+	Localities register.Localities
 }
 
 // Summary is the published report: every count is a Count, nil when hidden.
@@ -91,6 +98,7 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 	s.OnRegister.ByAgeBand, _ = breakdown(dims.AgeBands, raw.AgeBand, threshold)
 	localities := map[string]int{}
 	for k, n := range raw.Locality {
+		k = dims.Localities.ReportKey(k)
 		if k == "" {
 			k = NotRecorded
 		}
@@ -203,9 +211,10 @@ func WriteCSV(w io.Writer, s Summary) error {
 		add("service_gaps", period, c.Key, c.Count)
 	}
 	for _, r := range rows {
-		// Locality names are typed by staff: a leading = + - @ would be a
-		// formula to a spreadsheet.
-		if len(r[2]) > 0 && (r[2][0] == '=' || r[2][0] == '+' || r[2][0] == '-' || r[2][0] == '@') {
+		// Keys come from configuration (locality names): a leading = + - @,
+		// or a tab or carriage return before one, would be a formula to a
+		// spreadsheet.
+		if len(r[2]) > 0 && strings.IndexByte("=+-@\t\r", r[2][0]) >= 0 {
 			r[2] = "'" + r[2]
 		}
 		if err := cw.Write(r); err != nil {

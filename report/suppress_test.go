@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bsw-dsr/dsr/register"
 )
 
 // v is a published count; nil (hidden) is written as nil.
@@ -160,10 +162,11 @@ func TestMonths(t *testing.T) {
 }
 
 var dims = Dimensions{
-	Ratings:  []string{"red", "amber", "green", "blue"},
-	AgeBands: []string{"0-13", "14-17", "18-25", "26-64", "65+"},
-	Statuses: []string{"referred", "active", "discharged", "declined"},
-	Needs:    []string{"respite", "housing"},
+	Ratings:    []string{"red", "amber", "green", "blue"},
+	AgeBands:   []string{"0-13", "14-17", "18-25", "26-64", "65+"},
+	Statuses:   []string{"referred", "active", "discharged", "declined"},
+	Needs:      []string{"respite", "housing"},
+	Localities: []string{"Swindon", "Wiltshire"},
 }
 
 func TestBuild(t *testing.T) {
@@ -185,7 +188,7 @@ func TestBuild(t *testing.T) {
 		`"on_register":{"total":20,` +
 		`"by_rating":[{"key":"red","count":null},{"key":"amber","count":12},{"key":"green","count":null},{"key":"blue","count":null}],` +
 		`"by_age_band":[{"key":"0-13","count":null},{"key":"14-17","count":null},{"key":"18-25","count":null},{"key":"26-64","count":13},{"key":"65+","count":null}],` +
-		`"by_locality":[{"key":"=cmd","count":null},{"key":"Swindon","count":15},{"key":"not recorded","count":null}]},` +
+		`"by_locality":[{"key":"Other","count":null},{"key":"Swindon","count":15},{"key":"not recorded","count":null}]},` +
 		`"by_status":[{"key":"referred","count":null},{"key":"active","count":20},{"key":"discharged","count":5},{"key":"declined","count":null}],` +
 		`"rating_changes":[` +
 		`{"month":"2025-11","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
@@ -205,7 +208,7 @@ func TestBuild(t *testing.T) {
 		"section,period,category,count\n",
 		"on_register,2026-01-20T00:00:00Z,total,20\n",
 		"on_register_by_rating,2026-01-20T00:00:00Z,green,\n",
-		"on_register_by_locality,2026-01-20T00:00:00Z,'=cmd,\n",
+		"on_register_by_locality,2026-01-20T00:00:00Z,Other,\n",
 		"rating_changes,2025-12,total,6\n",
 		"service_gaps,2025-11-10T00:00:00Z/2026-01-20T00:00:00Z,respite,8\n",
 	} {
@@ -225,6 +228,46 @@ func TestFileName(t *testing.T) {
 		to, _ := time.Parse(time.RFC3339, tc.to)
 		if got := FileName(from, to); got != tc.want {
 			t.Errorf("FileName(%s, %s) = %q, want %q", tc.from, tc.to, got, tc.want)
+		}
+	}
+}
+
+// A key starting with a tab or a carriage return before a formula is a
+// formula to some spreadsheets too: the guard covers them.
+func TestWriteCSVGuardsTabAndCR(t *testing.T) {
+	s := Summary{OnRegister: OnRegister{ByLocality: []Cell{{Key: "\t=cmd"}, {Key: "\r@sum"}, {Key: "-1"}}}}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{",'\t=cmd,", ",\"'\r@sum\",", ",'-1,"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("CSV lacks %q:\n%q", want, buf.String())
+		}
+	}
+}
+
+func TestReportDays(t *testing.T) {
+	lon := register.London
+	now := time.Date(2026, 7, 15, 10, 30, 0, 0, lon) // summer time: London is UTC+1
+	today := time.Date(2026, 7, 15, 0, 0, 0, 0, lon).UTC()
+	for _, tc := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"start of day", StartOfDay(now), today},
+		{"23:30 UTC is the next London day in summer", StartOfDay(time.Date(2026, 7, 14, 23, 30, 0, 0, time.UTC)), today},
+		{"latest", Latest(now), today},
+		{"a time today rounds to the start of today", RoundTo(now.Add(-time.Second), now), today},
+		{"a second later, the same", RoundTo(now, now), today},
+		{"a time in the future: today", RoundTo(now.AddDate(0, 1, 0), now), today},
+		{"a time yesterday: yesterday's start", RoundTo(now.AddDate(0, 0, -1), now), today.AddDate(0, 0, -1)},
+		{"yesterday's date: its whole day", DayEnd(time.Date(2026, 7, 14, 0, 0, 0, 0, lon), now), today},
+		{"today's date: not the day under way", DayEnd(time.Date(2026, 7, 15, 0, 0, 0, 0, lon), now), today},
+		{"a winter date", DayEnd(time.Date(2026, 1, 31, 0, 0, 0, 0, lon), now), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		if !tc.got.Equal(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
 }

@@ -75,7 +75,7 @@ func cliActor() register.Actor {
 		who = u.Username
 	}
 	host, _ := os.Hostname()
-	return register.Actor{Role: "starter", ClientAddr: "dsr start: " + who + "@" + host}
+	return register.Actor{Role: StarterRole, ClientAddr: "dsr start: " + who + "@" + host}
 }
 
 func open(name string) (io.ReadCloser, int64, error) {
@@ -108,7 +108,7 @@ func startFile(ctx context.Context, name string, stdout, stderr io.Writer, d Dep
 	}
 	req, err := register.DecodeReferral(strings.NewReader(string(body)))
 	if err == nil {
-		refs := &Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.logger()}
+		refs := &Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.logger(), Localities: d.Localities}
 		var id string
 		id, err = refs.Submit(ctx, req, d.Actor, d.now(), Options{})
 		if err == nil {

@@ -30,7 +30,9 @@ type Deps struct {
 	Store    *store.Store
 	Temporal client.Client
 	Timing   register.Timing
-	Logger   *slog.Logger
+	// Localities is the area's list (DSR_LOCALITIES); nil means the default.
+	Localities register.Localities
+	Logger     *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Actor is who the audit log names for what the starter writes; the
@@ -170,13 +172,13 @@ func Import(ctx context.Context, d Deps, r io.Reader, opts ImportOptions) (Summa
 	started := time.Now()
 	now := d.now().UTC().Truncate(time.Microsecond)
 	cr := &countingReader{r: r}
-	rows, err := register.NewCSVReader(cr, now)
+	rows, err := register.NewCSVReader(cr, now, d.Localities)
 	if err != nil {
 		return Summary{}, err
 	}
 	im := &importer{d: d, now: now, runID: uuid.NewString()[:8], actor: d.Actor}
 	if im.actor.Role == "" {
-		im.actor.Role = "starter"
+		im.actor.Role = StarterRole
 	}
 	workers := opts.Workers
 	if workers <= 0 {

@@ -4,9 +4,11 @@ package starter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/workflows"
@@ -26,6 +28,23 @@ func StartPerson(ctx context.Context, c client.Client, personID string) error {
 	}, workflows.PersonWorkflowName, workflows.Input{PersonID: personID})
 	if err != nil {
 		return fmt.Errorf("start person workflow: %w", err)
+	}
+	return nil
+}
+
+// StartDuplicateNotice starts the workflow that sends one duplicate
+// referral attempt's referral-duplicate notice; a second start of the same
+// attempt, running or finished, is a no-op.
+func StartDuplicateNotice(ctx context.Context, c client.Client, attemptID string) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.DuplicateWorkflowID(attemptID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.ReferralDuplicateWorkflowName, attemptID)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("start referral-duplicate workflow: %w", err)
 	}
 	return nil
 }

@@ -32,6 +32,13 @@ func (s *Store) NewSession(ctx context.Context, a register.Actor, via string, li
 	id := base64.RawURLEncoding.EncodeToString(raw)
 	h := hashToken(id)
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var disabled bool
+		if err := tx.QueryRow(ctx, `SELECT disabled_at IS NOT NULL FROM users WHERE id = $1 FOR SHARE`, a.UserID).Scan(&disabled); err != nil {
+			return fmt.Errorf("store: session user: %w", err)
+		}
+		if disabled {
+			return &register.Error{Kind: register.KindForbidden, Message: "this account is disabled"}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO web_sessions (hash, user_id, via, client_addr, expires_at)
 			VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond')`, h[:], a.UserID, via, a.ClientAddr, lim.Lifetime.Microseconds()); err != nil {
 			return fmt.Errorf("store: save session: %w", err)
@@ -57,7 +64,7 @@ func (s *Store) UserBySession(ctx context.Context, id string, lim SessionLimits)
 	err := s.Pool.QueryRow(ctx, `
 		SELECT u.id::text, u.email, u.name, u.role, u.team, u.manager_email, u.created_at, u.updated_at, w.last_seen_at
 		FROM web_sessions w JOIN users u ON u.id = w.user_id
-		WHERE w.hash = $1 AND w.expires_at > now() AND w.last_seen_at > now() - $2 * interval '1 microsecond'`, h[:], lim.Idle.Microseconds()).
+		WHERE w.hash = $1 AND w.expires_at > now() AND w.last_seen_at > now() - $2 * interval '1 microsecond' AND u.disabled_at IS NULL`, h[:], lim.Idle.Microseconds()).
 		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Team, &u.ManagerEmail, &u.CreatedAt, &u.UpdatedAt, &lastSeen)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return User{}, register.NotFound("session")

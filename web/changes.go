@@ -61,7 +61,7 @@ func (f *form) changeFailed(err error, paths func(string) string) int {
 // person reads the record a form is about (an audited read: the form shows
 // the person's name and details).
 func (s *server) person(w http.ResponseWriter, r *http.Request) (register.Person, bool) {
-	p, err := s.d.Store.ReadPerson(r.Context(), s.actor(r), chi.URLParam(r, "id"))
+	p, err := s.readPerson(r, chi.URLParam(r, "id"))
 	if err != nil {
 		s.renderError(w, r, err)
 		return p, false

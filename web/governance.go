@@ -119,7 +119,7 @@ func (s *server) correctPost(w http.ResponseWriter, r *http.Request) {
 	after = after.Normalised()
 	req := workflows.CorrectRequest{Actor: s.actor(r), Correction: register.Correction{
 		Details: after, Fields: register.Changed(before, after), Reason: reason}}
-	if e := register.ValidateCorrection(req.Correction, s.now()); e != nil {
+	if e := register.ValidateCorrection(req.Correction, s.now(), s.d.Config.Localities); e != nil {
 		for k, v := range e.Fields {
 			if k == "fields" {
 				f.Errors[formProblem] = "Nothing was changed: correct at least one detail."

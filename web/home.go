@@ -123,7 +123,7 @@ func (s *server) home(w http.ResponseWriter, r *http.Request) {
 	counts := map[register.Rating]int{}
 	referred := 0
 	localities := map[string]bool{}
-	for _, l := range Localities {
+	for _, l := range s.d.Config.Localities.OrDefault() {
 		localities[l] = true
 	}
 	for _, ps := range everyone {

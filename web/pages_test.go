@@ -13,6 +13,7 @@ import (
 
 	"github.com/bsw-dsr/dsr/api"
 	"github.com/bsw-dsr/dsr/register"
+	"github.com/bsw-dsr/dsr/report"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
@@ -585,17 +586,26 @@ func TestRecordShowsScheduleAndNotices(t *testing.T) {
 }
 
 func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
-	clearOfMidnight(t, 2*time.Minute) // the page's months end with this one
+	clearOfMidnight(t, 2*time.Minute) // the page's period ends at the start of this day
 	s := newSite(t)
 	for i := range 6 {
 		id := s.refer(fmt.Sprint("Quentinname", i), "Reportperson", nhsNumber(700+i), "pat@example.org")
 		s.accept(id, register.Red)
 	}
+	// Reports count whole days up to the start of today: move the six to
+	// two days ago, as if accepted then.
+	if _, err := s.store.Pool.Exec(context.Background(), `UPDATE people SET referred_at = referred_at - interval '2 days',
+		accepted_at = accepted_at - interval '2 days'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Pool.Exec(context.Background(), `UPDATE rating_history SET changed_at = changed_at - interval '2 days'`); err != nil {
+		t.Fatal(err)
+	}
 	coord := s.as(t, "coord@example.org")
-	p := must(t, coord.get("/reports"), http.StatusOK, "On the register now, by rating", "Download the counts as a CSV file")
+	p := must(t, coord.get("/reports"), http.StatusOK, "On the register at the end of ", "Download the counts as a CSV file")
 	// The page shows the JSON API's summary, cell for cell.
-	from := time.Now().AddDate(-1, 0, 0)
-	sum, err := api.Summary(context.Background(), s.store, s.cfg.SuppressBelow, from, time.Now())
+	to := report.Latest(time.Now())
+	sum, err := api.Summary(context.Background(), s.store, s.cfg, report.YearTo(to), to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,12 +639,12 @@ func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
 	// A period of one's own: the page says which, and its CSV link keeps it.
 	q := "period=custom&from-day=1&from-month=4&from-year=2025&to-day=31&to-month=3&to-year=2026"
 	custom := must(t, coord.get("/reports?"+q), http.StatusOK, "The counts cover 1 Apr 2025 to 31 Mar 2026",
-		"On the register on 31 Mar 2026, by rating", "On the register on 31 Mar 2026:")
+		"On the register at the end of 31 Mar 2026, by rating", "On the register at the end of 31 Mar 2026:")
 	if !custom.has(`href="/reports.csv?from-day=1&from-month=4&from-year=2025&period=custom&to-day=31&to-month=3&to-year=2026"`) {
 		t.Errorf("the CSV link does not keep the period")
 	}
 	// Changes of rating are counted by month of the period chosen.
-	if !custom.has(">April 2025<") || !custom.has(">March 2026<") || custom.has(">April 2026<") || !p.has(">"+time.Now().In(register.London).Format("January 2006")+"<") {
+	if !custom.has(">April 2025<") || !custom.has(">March 2026<") || custom.has(">April 2026<") || !p.has(">"+to.Add(-time.Nanosecond).In(register.London).Format("January 2006")+"<") {
 		t.Errorf("the months counted are not the period's")
 	}
 	csv = coord.get("/reports.csv?"+q).must(t, http.StatusOK)
@@ -760,5 +770,105 @@ func TestFormNonceScopedToPerson(t *testing.T) {
 		if person.Rating != register.Red || len(person.RatingHistory) != 2 {
 			t.Errorf("%s: rating %s with %d changes written, want red with 2", id, person.Rating, len(person.RatingHistory))
 		}
+	}
+}
+
+// TestCrossSiteReadsAreNotAudited: a record opened from another site's link
+// (Sec-Fetch-Site: cross-site) is still shown, but writes no audit entry in
+// the user's name; opened from the register (same-origin) or from a mail
+// program or bookmark (none), it is audited. Refusals likewise.
+func TestCrossSiteReadsAreNotAudited(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Cross", "Site", nhsNumber(21), "pat@example.org")
+	s.accept(id, register.Red)
+	count := func(email, action string) int {
+		var n int
+		if err := s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE person_id = $1 AND user_email = $2 AND action = $3`,
+			id, email, action).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	get := func(b *browser, path, fetchSite string) page {
+		req, err := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", fetchSite)
+		return b.do(req)
+	}
+	pat := s.as(t, "pat@example.org")
+	before := count("pat@example.org", "read")
+	for _, path := range []string{"/people/" + id, "/people/" + id + "/review"} {
+		if p := get(pat, path, "cross-site"); p.status != http.StatusOK || !p.has("Cross") {
+			t.Errorf("cross-site %s: %d, want the page", path, p.status)
+		}
+	}
+	if n := count("pat@example.org", "read"); n != before {
+		t.Errorf("cross-site navigations wrote %d read entries, want none", n-before)
+	}
+	for _, site := range []string{"same-origin", "none"} {
+		get(pat, "/people/"+id, site).must(t, http.StatusOK)
+	}
+	if n := count("pat@example.org", "read"); n != before+2 {
+		t.Errorf("same-origin and none navigations wrote %d read entries, want 2", n-before)
+	}
+
+	other := s.as(t, "other@example.org")
+	get(other, "/people/"+id, "cross-site").must(t, http.StatusNotFound)
+	if n := count("other@example.org", "refused"); n != 0 {
+		t.Errorf("a cross-site refusal wrote %d entries, want none", n)
+	}
+	get(other, "/people/"+id, "same-origin").must(t, http.StatusNotFound)
+	if n := count("other@example.org", "refused"); n != 1 {
+		t.Errorf("a same-origin refusal wrote %d entries, want 1", n)
+	}
+}
+
+// TestPageRefusalsAreAudited: a page a user's role does not allow is
+// refused and the refusal audited, against the record it names, as the
+// API's refusals are.
+func TestPageRefusalsAreAudited(t *testing.T) {
+	s := newSite(t)
+	id := s.refer("Role", "Refused", nhsNumber(22), "pat@example.org")
+	s.accept(id, register.Red)
+	comm := s.as(t, "comm@example.org")
+	comm.get("/people/"+id).must(t, http.StatusForbidden)
+	pat := s.as(t, "pat@example.org")
+	pat.get("/people/"+id+"/discharge").must(t, http.StatusForbidden)
+	for _, c := range []struct{ email, person string }{{"comm@example.org", id}, {"pat@example.org", id}} {
+		var n int
+		if err := s.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'refused' AND user_email = $1 AND person_id = $2`,
+			c.email, c.person).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%s: %d refusals audited, want 1", c.email, n)
+		}
+	}
+}
+
+// TestReferralFormLocalityAndDuplicate: the form refuses an area not on the
+// list (422, the area named); someone not on an existing record who refers
+// the same person is told only that the person is known, with no way to
+// the record.
+func TestReferralFormLocalityAndDuplicate(t *testing.T) {
+	s := newSite(t)
+	pat := s.as(t, "pat@example.org")
+	pat.get("/referrals/new")
+	f := referralForm("Area", nhsNumber(23))
+	f.Set("person.locality", "Narnia")
+	p := pat.post("/referrals/new", f)
+	must(t, p, http.StatusUnprocessableEntity, "one of the area's localities")
+	f.Set("person.locality", "Wiltshire")
+	pat.post("/referrals/new", f).must(t, http.StatusSeeOther)
+
+	other := s.as(t, "other@example.org")
+	other.get("/referrals/new")
+	f.Set("professionals[0].email", "other@example.org")
+	p = other.post("/referrals/new", f)
+	must(t, p, http.StatusUnprocessableEntity, "already known to the register", "The coordinator has been told")
+	if strings.Contains(p.body, "/people/") {
+		t.Errorf("the outsider's page links a record")
 	}
 }

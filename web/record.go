@@ -36,7 +36,7 @@ func (s *server) visible(next http.Handler) http.Handler {
 			return
 		}
 		if !ok {
-			if a.Role != store.RoleCoordinator {
+			if a.Role != store.RoleCoordinator && !crossSite(r) {
 				_ = s.d.Store.Audit(r.Context(), a, "refused", id, nil, r.Method+" web "+routePattern(r))
 			}
 			s.renderError(w, r, register.NotFound("person"))
@@ -44,6 +44,26 @@ func (s *server) visible(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// crossSite reports whether the browser says the request comes from
+// another site's page (Sec-Fetch-Site: cross-site): a link, an image or a
+// script there, followed or loaded in the user's name without their
+// choosing it. Such a request is served, but writes nothing to the audit
+// log: otherwise any site could fill a user's audit trail with reads (or
+// refusals) of records they never meant to open. A navigation the user
+// made (a link in the register, a bookmark, an address typed or opened
+// from a mail program: same-origin, same-site or none), and a client that
+// sends no such header, is audited as ever.
+func crossSite(r *http.Request) bool { return r.Header.Get("Sec-Fetch-Site") == "cross-site" }
+
+// readPerson reads a record for a page: audited, unless the request is
+// cross-site (see crossSite).
+func (s *server) readPerson(r *http.Request, id string) (register.Person, error) {
+	if crossSite(r) {
+		return s.d.Store.GetPerson(r.Context(), id)
+	}
+	return s.d.Store.ReadPerson(r.Context(), s.actor(r), id)
 }
 
 func routePattern(r *http.Request) string {
@@ -89,7 +109,7 @@ var banners = map[string]string{
 func (s *server) record(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
 	a := s.actor(r)
-	p, err := s.d.Store.ReadPerson(r.Context(), a, id)
+	p, err := s.readPerson(r, id)
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -23,9 +23,6 @@ const referralRows = 3
 // selfRows are the public form's rows, which do not grow.
 func selfRows() growingRows { return newRows(referralRows, referralRows) }
 
-// Localities are the areas of the ICB, offered on the referral form.
-var Localities = []string{"Bath and North East Somerset", "Swindon", "Wiltshire"}
-
 type referralPage struct {
 	Self         bool
 	Action       string
@@ -86,7 +83,7 @@ func referralSpecs(self bool, rows int) []spec {
 }
 
 func (s *server) referralPage(self bool, g growingRows) *referralPage {
-	p := &referralPage{Self: self, Action: "/referrals/new", Localities: Localities, Honeypot: s.mw.HoneypotField, Grow: g}
+	p := &referralPage{Self: self, Action: "/referrals/new", Localities: s.d.Config.Localities.OrDefault(), Honeypot: s.mw.HoneypotField, Grow: g}
 	if self {
 		p.Action = "/refer"
 		p.EmailHint = "Give an email address or a phone number, or both, so the coordinator can reply"
@@ -241,7 +238,7 @@ func (s *server) referralPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, rows := readReferral(f, false, now, len(g.Rows))
-	if e := register.ValidateReferral(req, now); e != nil {
+	if e := register.ValidateReferral(req, now, s.d.Config.Localities); e != nil {
 		consentMessages(e.Fields)
 		f.failAll(e.Fields, referralPaths(rows))
 	}
@@ -257,9 +254,14 @@ func (s *server) referralPost(w http.ResponseWriter, r *http.Request) {
 			consentMessages(e.Fields)
 			f.failAll(e.Fields, referralPaths(rows))
 		case errors.As(err, &e) && e.Kind == register.KindConflict:
-			f.fail("person.nhs_number", "This person has already been referred, or is on the register")
-			if ok, _ := s.d.Store.CanSee(r.Context(), s.actor(r), e.ID); ok {
+			// Submit gives the record's id only to someone who may see it;
+			// anyone else learns only that the person is known, and the
+			// coordinators are told of the attempt.
+			if e.ID != "" {
+				f.fail("person.nhs_number", "This person has already been referred, or is on the register")
 				page.Duplicate = e.ID
+			} else {
+				f.fail("person.nhs_number", "This person is already known to the register. The coordinator has been told, and will contact you if needed")
 			}
 		default:
 			s.renderError(w, r, err)
@@ -289,7 +291,7 @@ func (s *server) selfReferralPost(w http.ResponseWriter, r *http.Request) {
 	f := newForm(referralSpecs(true, referralRows), r.PostForm)
 	req, rows := readReferral(f, true, now, referralRows)
 	fields := map[string]string{}
-	if e := register.ValidateReferral(req, now); e != nil {
+	if e := register.ValidateReferral(req, now, s.d.Config.Localities); e != nil {
 		fields = e.Fields
 	}
 	if req.Referrer.Name == "" {
@@ -312,11 +314,8 @@ func (s *server) selfReferralPost(w http.ResponseWriter, r *http.Request) {
 			seeOther(w, r, "/refer/sent")
 			return
 		case errors.As(err, &e) && e.Kind == register.KindConflict:
-			if aerr := s.d.Store.Audit(r.Context(), actor, "refused", e.ID, nil,
-				"self-referral for a person already referred or on the register: not stored"); aerr != nil {
-				s.renderError(w, r, aerr)
-				return
-			}
+			// Submit has audited the attempt against the record and told
+			// the coordinators; the stranger sees what anyone sees.
 			seeOther(w, r, "/refer/sent")
 			return
 		case errors.As(err, &e) && e.Kind == register.KindInvalid:

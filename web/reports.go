@@ -97,8 +97,10 @@ func periodSpecs() []spec {
 }
 
 // reportPeriod reads the period the reports page counts from its query,
-// [from, to) in UTC: by default the twelve months to now, as the JSON
-// report does. A period it cannot read comes back as the default with
+// [from, to) in UTC: by default the twelve months to the start of today, as
+// the JSON report does. Periods are whole London days and end no later
+// than the start of today (report.Latest), so two reports a moment apart
+// cannot be differenced. A period it cannot read comes back as the default with
 // the form's errors set, so the page still shows counts.
 func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 	f = newForm(periodSpecs(), q)
@@ -121,14 +123,14 @@ func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 		}
 		return time.Date(y, time.April, 1, 0, 0, 0, 0, register.London)
 	}
-	to = now.UTC()
+	to = report.Latest(now)
 	switch key {
 	case "12m":
 		from = report.YearTo(to)
 	case "3m":
-		// Months back on the London clock, so 10:30 stays 10:30 across a
-		// change to or from summer time.
-		from = now.In(register.London).AddDate(0, -3, 0).UTC()
+		// Months back on the London calendar, so midnight stays midnight
+		// across a change to or from summer time.
+		from = to.In(register.London).AddDate(0, -3, 0).UTC()
 	case "fy":
 		from = fyStart(now).UTC()
 	case "lastfy":
@@ -155,21 +157,21 @@ func reportPeriod(q url.Values, now time.Time) (from, to time.Time, f *form) {
 		switch {
 		case !a.Before(b):
 			f.fail("to", "The last day must be the same as or after the first day")
-		case a.After(day(now)):
-			f.fail("from", "The first day must be today or in the past")
+		case !a.Before(day(now)):
+			f.fail("from", "The first day must be in the past: reports count whole days, up to the end of yesterday")
 		case b.Sub(a) > report.MaxPeriod:
 			f.fail("from", "The period can be at most ten years")
 		default:
 			from, to = a.UTC(), b.UTC()
-			if to.After(now) {
-				to = now.UTC() // nothing has happened after now
+			if latest := report.Latest(now); to.After(latest) {
+				to = latest // the day under way is not counted yet
 			}
 		}
 	default:
 		f.fail("period", "Select a period from the list")
 	}
 	if !f.ok() {
-		to = now.UTC()
+		to = report.Latest(now)
 		from = report.YearTo(to)
 	}
 	return from, to, f
@@ -211,8 +213,8 @@ type reportView struct {
 	Periods []struct{ Key, Label string }
 	Last    time.Time    // the last instant counted, for showing the period's last day
 	CSVHref template.URL // the CSV of the same period
-	// When is when "on the register" counts are taken: "now", or the
-	// period's last day when it ended before today.
+	// When is when "on the register" counts are taken: the end of the
+	// period's last day.
 	When     string
 	Measures []Measure
 	Charts   []chart
@@ -228,10 +230,9 @@ func (s *server) reports(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	when := "now"
-	if now.Sub(to) > 0 {
-		when = "on " + showDate(to.Add(-time.Nanosecond))
-	}
+	// Counts are taken at the end of the period's last day (never the day
+	// under way).
+	when := "at the end of " + showDate(to.Add(-time.Nanosecond))
 	p := reportView{Sum: sum, Measures: measures(sum, when), Total: sum.OnRegister.Total, Reviewed: sum.ServiceGaps.PeopleReviewed,
 		Periods: periodChoices, Last: to.Add(-time.Nanosecond), When: when, CSVHref: "/reports.csv"}
 	if q := periodQuery(r.URL.Query()); q != "" && len(f.Errors) == 0 {

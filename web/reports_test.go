@@ -18,6 +18,7 @@ func TestReportPeriod(t *testing.T) {
 		return v.UTC()
 	}
 	now := at("2026-11-27 10:30")
+	today := at("2026-11-27 00:00") // periods end no later than the start of today
 	custom := func(fd, fm, fy, td, tm, ty string) url.Values {
 		return url.Values{"period": {"custom"}, "from-day": {fd}, "from-month": {fm}, "from-year": {fy}, "to-day": {td}, "to-month": {tm}, "to-year": {ty}}
 	}
@@ -28,11 +29,11 @@ func TestReportPeriod(t *testing.T) {
 		from, to time.Time
 		errors   []string // fields with a problem
 	}{
-		{"default", now, url.Values{}, at("2025-11-27 10:30"), now, nil},
-		{"12 months", now, url.Values{"period": {"12m"}}, at("2025-11-27 10:30"), now, nil},
-		{"3 months", now, url.Values{"period": {"3m"}}, at("2026-08-27 10:30"), now, nil},
-		{"this financial year", now, url.Values{"period": {"fy"}}, at("2026-04-01 00:00"), now, nil},
-		{"this financial year, in March", at("2027-03-31 23:59"), url.Values{"period": {"fy"}}, at("2026-04-01 00:00"), at("2027-03-31 23:59"), nil},
+		{"default", now, url.Values{}, at("2025-11-27 00:00"), today, nil},
+		{"12 months", now, url.Values{"period": {"12m"}}, at("2025-11-27 00:00"), today, nil},
+		{"3 months", now, url.Values{"period": {"3m"}}, at("2026-08-27 00:00"), today, nil},
+		{"this financial year", now, url.Values{"period": {"fy"}}, at("2026-04-01 00:00"), today, nil},
+		{"this financial year, in March", at("2027-03-31 23:59"), url.Values{"period": {"fy"}}, at("2026-04-01 00:00"), at("2027-03-31 00:00"), nil},
 		{"this financial year, on 1 April", at("2027-04-01 00:00"), url.Values{"period": {"fy"}}, at("2027-04-01 00:00"), at("2027-04-01 00:00"), nil},
 		{"last financial year", now, url.Values{"period": {"lastfy"}}, at("2025-04-01 00:00"), at("2026-04-01 00:00"), nil},
 		{"last financial year, in February", at("2026-02-10 09:00"), url.Values{"period": {"lastfy"}}, at("2024-04-01 00:00"), at("2025-04-01 00:00"), nil},
@@ -41,16 +42,17 @@ func TestReportPeriod(t *testing.T) {
 		{"last quarter, on its last day", at("2026-06-30 23:00"), url.Values{"period": {"lastq"}}, at("2026-01-01 00:00"), at("2026-04-01 00:00"), nil},
 		{"custom: the last day counts in full", now, custom("1", "4", "2025", "31", "3", "2026"), at("2025-04-01 00:00"), at("2026-04-01 00:00"), nil},
 		{"custom: one day", now, custom("01", "06", "2026", "1", "6", "2026"), at("2026-06-01 00:00"), at("2026-06-02 00:00"), nil},
-		{"custom: ends at now", now, custom("1", "11", "2026", "31", "12", "2026"), at("2026-11-01 00:00"), now, nil},
-		{"custom: from today", now, custom("27", "11", "2026", "27", "11", "2026"), at("2026-11-27 00:00"), now, nil},
-		{"custom: nothing given", now, url.Values{"period": {"custom"}}, at("2025-11-27 10:30"), now, []string{"from", "to"}},
-		{"custom: no last day", now, custom("1", "4", "2025", "", "", ""), at("2025-11-27 10:30"), now, []string{"to"}},
-		{"custom: not a date", now, custom("31", "2", "2026", "1", "3", "2026"), at("2025-11-27 10:30"), now, []string{"from"}},
-		{"custom: 2-digit year", now, custom("1", "2", "26", "1", "3", "2026"), at("2025-11-27 10:30"), now, []string{"from"}},
-		{"custom: backwards", now, custom("2", "3", "2026", "1", "3", "2026"), at("2025-11-27 10:30"), now, []string{"to"}},
-		{"custom: in the future", now, custom("28", "11", "2026", "1", "12", "2026"), at("2025-11-27 10:30"), now, []string{"from"}},
-		{"custom: over ten years", now, custom("1", "1", "2000", "1", "1", "2026"), at("2025-11-27 10:30"), now, []string{"from"}},
-		{"unknown period", now, url.Values{"period": {"forever"}}, at("2025-11-27 10:30"), now, []string{"period"}},
+		{"custom: ends at the start of today", now, custom("1", "11", "2026", "31", "12", "2026"), at("2026-11-01 00:00"), today, nil},
+		{"custom: from today (under way)", now, custom("27", "11", "2026", "27", "11", "2026"), at("2025-11-27 00:00"), today, []string{"from"}},
+		{"custom: yesterday", now, custom("26", "11", "2026", "27", "11", "2026"), at("2026-11-26 00:00"), today, nil},
+		{"custom: nothing given", now, url.Values{"period": {"custom"}}, at("2025-11-27 00:00"), today, []string{"from", "to"}},
+		{"custom: no last day", now, custom("1", "4", "2025", "", "", ""), at("2025-11-27 00:00"), today, []string{"to"}},
+		{"custom: not a date", now, custom("31", "2", "2026", "1", "3", "2026"), at("2025-11-27 00:00"), today, []string{"from"}},
+		{"custom: 2-digit year", now, custom("1", "2", "26", "1", "3", "2026"), at("2025-11-27 00:00"), today, []string{"from"}},
+		{"custom: backwards", now, custom("2", "3", "2026", "1", "3", "2026"), at("2025-11-27 00:00"), today, []string{"to"}},
+		{"custom: in the future", now, custom("28", "11", "2026", "1", "12", "2026"), at("2025-11-27 00:00"), today, []string{"from"}},
+		{"custom: over ten years", now, custom("1", "1", "2000", "1", "1", "2026"), at("2025-11-27 00:00"), today, []string{"from"}},
+		{"unknown period", now, url.Values{"period": {"forever"}}, at("2025-11-27 00:00"), today, []string{"period"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from, to, f := reportPeriod(tc.q, tc.now)

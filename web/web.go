@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/config"
@@ -83,7 +84,7 @@ func Register(r chi.Router, d Deps, mw Middleware) (notFound http.Handler) {
 		now = time.Now
 	}
 	if d.Referrals == nil {
-		d.Referrals = &starter.Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.Logger}
+		d.Referrals = &starter.Referrals{Store: d.Store, Temporal: d.Temporal, Logger: d.Logger, Localities: d.Config.Localities}
 	}
 	pass := func(next http.Handler) http.Handler { return next }
 	for _, f := range []*func(http.Handler) http.Handler{&mw.WithSession, &mw.RequireSession, &mw.CSRF, &mw.SelfReferralLimit} {
@@ -187,7 +188,9 @@ func clientAddr(r *http.Request) string {
 }
 
 // roles lets through only users with one of the roles; others see the
-// "not allowed" page.
+// "not allowed" page, and the refusal is audited (against the record the
+// path names, if any), as the API's are, unless the request came from
+// another site (see crossSite).
 func (s *server) roles(roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,6 +199,15 @@ func (s *server) roles(roles ...string) func(http.Handler) http.Handler {
 				if ok && u.Role == role {
 					next.ServeHTTP(w, r)
 					return
+				}
+			}
+			if !crossSite(r) {
+				pid := chi.URLParam(r, "id")
+				if _, err := uuid.Parse(pid); err != nil {
+					pid = ""
+				}
+				if err := s.d.Store.Audit(r.Context(), s.actor(r), "refused", pid, nil, r.Method+" web "+routePattern(r)); err != nil {
+					s.log.WarnContext(r.Context(), "could not audit a refusal", "error", err)
 				}
 			}
 			s.renderError(w, r, register.Forbidden("Your role does not give you access to this page."))

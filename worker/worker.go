@@ -46,7 +46,9 @@ type Deps struct {
 // Register registers the workflow and activities on any registry: the
 // worker, the replayer or a test environment.
 func Register(r sdkworker.Registry, d Deps) {
-	p := &workflows.Person{Timing: d.Config.Timing, PersistWithin: d.PersistWithin}
+	timing := d.Config.Timing
+	timing.Localities = d.Config.Localities
+	p := &workflows.Person{Timing: timing, PersistWithin: d.PersistWithin}
 	r.RegisterWorkflowWithOptions(p.Run, workflow.RegisterOptions{Name: workflows.PersonWorkflowName})
 	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
 		MaxEscalations: d.Config.Timing.MaxEscalations}
@@ -59,6 +61,9 @@ func Register(r sdkworker.Registry, d Deps) {
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
 	registerRetention(r, d)
+	dup := &activities.Duplicates{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
+	r.RegisterWorkflowWithOptions(workflows.ReferralDuplicate, workflow.RegisterOptions{Name: workflows.ReferralDuplicateWorkflowName})
+	r.RegisterActivityWithOptions(dup.NotifyDuplicate, activity.RegisterOptions{Name: workflows.ActivityNotifyDuplicate})
 }
 
 // EnsureDigestSchedule creates the weekly digest Schedule, or brings its
@@ -137,7 +142,11 @@ func Run(ctx context.Context, d Deps) error {
 // on, so one person's problem never leaves everyone after them without a
 // workflow; the error then says how many failed.
 func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) (int, error) {
-	return reconcile(ctx, st, logger, func(ctx context.Context, id string) error { return starter.StartPerson(ctx, c, id) })
+	n, err := reconcile(ctx, st, logger, func(ctx context.Context, id string) error { return starter.StartPerson(ctx, c, id) })
+	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	return n, err
 }
 
 func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, start func(context.Context, string) error) (int, error) {
@@ -163,4 +172,26 @@ func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, start 
 		return len(ids), fmt.Errorf("reconcile: %d of %d starts failed; the first: %w", failed, len(ids), first)
 	}
 	return len(ids), nil
+}
+
+// reconcileDuplicates starts the referral-duplicate notices whose workflow
+// did not start (Temporal was down when the attempt was refused); a
+// minute's grace leaves the ones being started now alone, and a second
+// start is a no-op anyway. Like the people's, a failed start is logged and
+// the pass goes on.
+func reconcileDuplicates(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) error {
+	dups, err := st.PendingDuplicateNotices(ctx, time.Now().Add(-time.Minute))
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, id := range dups {
+		if err := starter.StartDuplicateNotice(ctx, c, id); err != nil {
+			logger.Warn("reconcile: could not start a referral-duplicate notice; going on", "error", err)
+			if first == nil {
+				first = fmt.Errorf("reconcile duplicate referral notice: %w", err)
+			}
+		}
+	}
+	return first
 }

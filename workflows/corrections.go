@@ -26,11 +26,11 @@ type CorrectRequest struct {
 
 // validateCorrection refuses a correction of a closed record (its workflow
 // has ended in any case) and one the register's rules refuse.
-func validateCorrection(s register.State, req CorrectRequest, now time.Time) *register.Error {
+func (r *run) validateCorrection(s register.State, req CorrectRequest, now time.Time) *register.Error {
 	if !s.Status.Open() {
 		return &register.Error{Kind: register.KindConflict, Message: fmt.Sprintf("the person is %s", s.Status)}
 	}
-	return register.ValidateCorrection(req.Correction, now)
+	return register.ValidateCorrection(req.Correction, now, r.timing.Localities)
 }
 
 // applyCorrection changes no workflow state: the schedule depends on no

@@ -484,7 +484,7 @@ func (r *run) register() error {
 		{UpdateCloseAction, handle(r, validateCloseAction, applyCloseAction), validatorOf(r, validateCloseAction)},
 		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
 		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
-		{UpdateCorrectDetails, handle(r, validateCorrection, applyCorrection), validatorOf(r, validateCorrection)},
+		{UpdateCorrectDetails, handle(r, r.validateCorrection, applyCorrection), validatorOf(r, r.validateCorrection)},
 	}
 	for _, g := range regs {
 		if err := r.update(g.name, g.h, g.v); err != nil {
