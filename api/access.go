@@ -205,13 +205,13 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		horizon, incomplete := retentionHorizon(s.deps.Config.RetainClosedFor, from)
+		horizon, incomplete := report.RetentionHorizon(s.deps.Config.RetainClosedFor, from, time.Now())
 		if incomplete {
 			w.Header().Set("X-DSR-Incomplete-Before", horizon.Format(time.RFC3339))
 		}
 		if !csv {
 			if incomplete {
-				writeJSON(w, http.StatusOK, incompleteSummary{Summary: sum, IncompleteBefore: &horizon, Note: retentionNote})
+				writeJSON(w, http.StatusOK, incompleteSummary{Summary: sum, IncompleteBefore: &horizon, Note: report.RetentionNote})
 				return
 			}
 			writeJSON(w, http.StatusOK, sum)
@@ -230,24 +230,10 @@ func (s *server) reportSummary(csv bool) http.HandlerFunc {
 	}
 }
 
-// retentionNote says why a summary reaching back past the retention horizon
-// undercounts.
-const retentionNote = "closed records are deleted after DSR_RETAIN_CLOSED_FOR: people whose episode closed before incomplete_before are no longer counted"
-
 // incompleteSummary is a summary whose period reaches back before the
 // retention horizon: deleted episodes are not in it, and it says so.
 type incompleteSummary struct {
 	report.Summary
 	IncompleteBefore *time.Time `json:"incomplete_before"`
 	Note             string     `json:"note"`
-}
-
-// retentionHorizon is the moment before which closed episodes may have been
-// deleted, and whether a period from from reaches back before it.
-func retentionHorizon(retain time.Duration, from time.Time) (time.Time, bool) {
-	if retain <= 0 {
-		return time.Time{}, false
-	}
-	h := time.Now().UTC().Add(-retain).Truncate(time.Second)
-	return h, from.Before(h)
 }

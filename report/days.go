@@ -41,3 +41,18 @@ func earlier(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// RetentionNote says why a summary reaching back past the retention horizon
+// undercounts.
+const RetentionNote = "closed records are deleted after DSR_RETAIN_CLOSED_FOR: people whose episode closed before incomplete_before are no longer counted"
+
+// RetentionHorizon is the moment before which closed episodes may have been
+// deleted (retain before now), and whether a period from from reaches back
+// before it. retain 0 (retention off) means never.
+func RetentionHorizon(retain time.Duration, from, now time.Time) (time.Time, bool) {
+	if retain <= 0 {
+		return time.Time{}, false
+	}
+	h := now.UTC().Add(-retain).Truncate(time.Second)
+	return h, from.Before(h)
+}

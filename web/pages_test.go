@@ -872,3 +872,21 @@ func TestReferralFormLocalityAndDuplicate(t *testing.T) {
 		t.Errorf("the outsider's page links a record")
 	}
 }
+
+// A period reaching back before the retention horizon says its counts are
+// incomplete (closed records deleted before then are not counted); one
+// within it says nothing of the kind.
+func TestReportsSayWhenRetentionMadeThemIncomplete(t *testing.T) {
+	s := newSite(t)
+	coord := s.as(t, "coord@example.org")
+	p := must(t, coord.get("/reports"), http.StatusOK, "The counts cover")
+	if p.has(`data-testid="report-incomplete"`) {
+		t.Error("the last 12 months are within six years' retention, yet called incomplete")
+	}
+	now := time.Now().In(register.London)
+	from := now.AddDate(-7, 0, 0)
+	q := url.Values{"period": {"custom"},
+		"from-day": {fmt.Sprint(from.Day())}, "from-month": {fmt.Sprint(int(from.Month()))}, "from-year": {fmt.Sprint(from.Year())},
+		"to-day": {fmt.Sprint(now.Day())}, "to-month": {fmt.Sprint(int(now.Month()))}, "to-year": {fmt.Sprint(now.Year())}}
+	must(t, coord.get("/reports?"+q.Encode()), http.StatusOK, `data-testid="report-incomplete"`, "These counts are incomplete before")
+}

@@ -220,6 +220,9 @@ type reportView struct {
 	Charts   []chart
 	Total    *int
 	Reviewed *int
+	// IncompleteBefore is set when the period reaches back before the
+	// retention horizon: episodes closed before it are deleted, uncounted.
+	IncompleteBefore time.Time
 }
 
 func (s *server) reports(w http.ResponseWriter, r *http.Request) {
@@ -238,6 +241,9 @@ func (s *server) reports(w http.ResponseWriter, r *http.Request) {
 	if q := periodQuery(r.URL.Query()); q != "" && len(f.Errors) == 0 {
 		// url.Values.Encode escapes every value, so the query is safe as it is.
 		p.CSVHref = template.URL("/reports.csv?" + q)
+	}
+	if h, incomplete := report.RetentionHorizon(s.d.Config.RetainClosedFor, from, now); incomplete {
+		p.IncompleteBefore = h
 	}
 	for i, m := range p.Measures {
 		p.Charts = append(p.Charts, newChart(fmt.Sprintf("chart-%d", i), m, sum.SuppressBelow))
