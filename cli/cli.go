@@ -152,14 +152,25 @@ func newLogger(w io.Writer, text bool, level slog.Level) *slog.Logger {
 // dialTemporal is the one place a Temporal client is made: through
 // tclient, so the payload codec is always on.
 func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	return dialTemporalWith(ctx, cfg, logger, false)
+}
+
+// dialProduction is dialTemporal for dsr worker and dsr api: payloads not
+// encrypted with the key are refused (codec.Strict).
+func dialProduction(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	return dialTemporalWith(ctx, cfg, logger, true)
+}
+
+func dialTemporalWith(ctx context.Context, cfg config.Config, logger *slog.Logger, strict bool) (client.Client, error) {
 	return tclient.Dial(ctx, tclient.Options{
-		HostPort:   cfg.TemporalAddress,
-		Namespace:  cfg.TemporalNamespace,
-		PayloadKey: cfg.PayloadKey,
-		Logger:     logger,
-		TLSCert:    cfg.TemporalTLS.Cert,
-		TLSKey:     cfg.TemporalTLS.Key,
-		TLSCA:      cfg.TemporalTLS.CA,
-		APIKey:     cfg.TemporalTLS.APIKey,
+		StrictPayloads: strict,
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		PayloadKey:     cfg.PayloadKey,
+		Logger:         logger,
+		TLSCert:        cfg.TemporalTLS.Cert,
+		TLSKey:         cfg.TemporalTLS.Key,
+		TLSCA:          cfg.TemporalTLS.CA,
+		APIKey:         cfg.TemporalTLS.APIKey,
 	})
 }

@@ -52,7 +52,7 @@ func runWorker(ctx context.Context, env Env, cfg config.Config, args []string) e
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, logger)
+	tc, err := dialProduction(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func runAPI(ctx context.Context, env Env, cfg config.Config, args []string) erro
 		return err
 	}
 	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg, logger)
+	tc, err := dialProduction(ctx, cfg, logger)
 	if err != nil {
 		ln.Close()
 		return err

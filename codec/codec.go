@@ -39,10 +39,27 @@ var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // not hold (it was encrypted with a key that has since been removed).
 var ErrUnknownKey = errors.New("payload encrypted with an unknown key")
 
+// ErrNotEncrypted is returned by a strict codec for a payload that is not
+// encrypted with one of its keys.
+var ErrNotEncrypted = errors.New("payload not encrypted: a production worker takes only payloads encrypted with DSR_PAYLOAD_KEY")
+
 // Codec is a converter.PayloadCodec. It is safe for concurrent use.
 type Codec struct {
 	encryptID string
 	aeads     map[string]cipher.AEAD
+	strict    bool
+}
+
+// Strict returns a codec with the same keys that refuses to decode a
+// payload not encrypted with one of them (anything but an empty null). A
+// production worker uses it, so an update, signal or start sent by anyone
+// who does not hold the key (a hand-made request to Temporal, the Temporal
+// UI) is refused before the workflow sees it; nothing the register writes
+// is ever unencrypted.
+func (c *Codec) Strict() *Codec {
+	s := *c
+	s.strict = true
+	return &s
 }
 
 var _ converter.PayloadCodec = (*Codec)(nil)
@@ -158,6 +175,9 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		if string(p.GetMetadata()[converter.MetadataEncoding]) != MetadataEncodingEncrypted {
+			if c.strict && !isEmptyNull(p) {
+				return payloads, ErrNotEncrypted
+			}
 			out[i] = p
 			continue
 		}
@@ -181,6 +201,16 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		out[i] = &orig
 	}
 	return out, nil
+}
+
+// isEmptyNull is a payload that holds nothing: nil, or the converter's
+// null with no data. It carries nothing to protect.
+func isEmptyNull(p *commonpb.Payload) bool {
+	if p == nil {
+		return true
+	}
+	enc := string(p.GetMetadata()[converter.MetadataEncoding])
+	return len(p.GetData()) == 0 && (enc == "" || enc == converter.MetadataEncodingNil)
 }
 
 // DataConverter wraps the SDK's default converter with the codec; give it

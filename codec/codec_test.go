@@ -398,3 +398,43 @@ func BenchmarkDecode1KiB(b *testing.B) {
 		}
 	}
 }
+
+// A strict codec (production) refuses any payload not encrypted with one of
+// its keys, whatever it holds, but not an empty null; its encrypted
+// payloads still round-trip, and the lenient codec it came from is
+// unchanged.
+func TestStrictRefusesUnencrypted(t *testing.T) {
+	lenient := mustNew(t, GenerateKey())
+	strict := lenient.Strict()
+	null, err := converter.GetDefaultDataConverter().ToPayload(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*commonpb.Payload{
+		"plain JSON":      payload(t, map[string]string{"reason": "typed into the Temporal UI"}),
+		"raw bytes":       {Data: []byte("raw, no metadata")},
+		"an empty string": payload(t, ""),
+	} {
+		if _, err := strict.Decode([]*commonpb.Payload{p}); !errors.Is(err, ErrNotEncrypted) {
+			t.Errorf("%s: %v, want ErrNotEncrypted", name, err)
+		}
+		if _, err := lenient.Decode([]*commonpb.Payload{p}); err != nil {
+			t.Errorf("%s: the lenient codec refused it: %v", name, err)
+		}
+	}
+	if _, err := strict.Decode([]*commonpb.Payload{null, nil}); err != nil {
+		t.Errorf("an empty null: %v", err)
+	}
+	enc, err := lenient.Encode([]*commonpb.Payload{payload(t, sentinel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := strict.Decode(enc)
+	if err != nil || !bytes.Contains(dec[0].Data, []byte("Zebedee")) {
+		t.Errorf("strict decode of an encrypted payload: %v", err)
+	}
+	other, _ := mustNew(t, GenerateKey()).Encode([]*commonpb.Payload{payload(t, sentinel)})
+	if _, err := strict.Decode(other); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a payload under another key: %v, want ErrUnknownKey", err)
+	}
+}

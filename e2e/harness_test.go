@@ -63,6 +63,9 @@ type stackOptions struct {
 	PersistWithin time.Duration
 	// Edit changes the configuration before anything is started.
 	Edit func(*config.Config)
+	// StrictPayloads makes the worker's and the API's client refuse
+	// unencrypted payloads, as dsr worker and dsr api do.
+	StrictPayloads bool
 }
 
 // fast is second-scale timing: red reviews every 12 s, reminders 5 s
@@ -145,7 +148,7 @@ func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOp
 	}
 	t.Cleanup(func() { s.temporal.Stop() })
 
-	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger})
+	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger, StrictPayloads: opts.StrictPayloads})
 	if err != nil {
 		t.Fatal(err)
 	}

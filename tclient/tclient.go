@@ -25,7 +25,11 @@ type Options struct {
 	HostPort   string // empty means the SDK's default, localhost:7233
 	Namespace  string // empty means "default"
 	PayloadKey string // DSR_PAYLOAD_KEY; required (see codec.New)
-	Logger     *slog.Logger
+	// StrictPayloads refuses to decode any payload not encrypted with the
+	// key (codec.Strict): production workers and APIs set it; dsr dev does
+	// not, so payloads typed into the Temporal UI can still be tried there.
+	StrictPayloads bool
+	Logger         *slog.Logger
 	// TLS: TLSCert and TLSKey (PEM files, both or neither) are the client
 	// certificate for mTLS; TLSCA (a PEM file) the CA that signed the
 	// server's certificate, instead of the system's. Any of them turns TLS
@@ -80,6 +84,9 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 	c, err := codec.New(o.PayloadKey)
 	if err != nil {
 		return nil, fmt.Errorf("temporal client: %w", err)
+	}
+	if o.StrictPayloads {
+		c = c.Strict()
 	}
 	logger := o.Logger
 	if logger == nil {
