@@ -1,7 +1,12 @@
 package api
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -49,11 +54,28 @@ func (s *server) codecRoutes(r chi.Router) {
 			}
 		}
 		a := actorFrom(r)
-		if err := s.deps.Store.Audit(r.Context(), a, "read", "", nil, "temporal payloads via "+r.URL.Path); err != nil {
-			writeError(w, r, err)
+		detail := "temporal payloads via " + r.URL.Path
+		if r.URL.Path != "/codec/decode" {
+			if err := s.deps.Store.Audit(r.Context(), a, "read", "", nil, detail); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			codecH.ServeHTTP(w, r)
 			return
 		}
-		codecH.ServeHTTP(w, r)
+		// A decode shows what a person's workflow holds: it is audited
+		// against each person it names before anything is sent back.
+		rec := httptest.NewRecorder()
+		codecH.ServeHTTP(rec, r)
+		if rec.Code == http.StatusOK {
+			if err := s.deps.Store.AuditPayloadRead(r.Context(), a, personIDsIn(rec.Body.Bytes()), detail); err != nil {
+				writeError(w, r, err)
+				return
+			}
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
 	})
 	chain := s.codecAuth(requireRole(store.RoleCoordinator)(authed))
 	h := codec.WithCORS(chain, s.deps.Config.TemporalUIOrigin)
@@ -81,4 +103,31 @@ func (s *server) codecAuth(next http.Handler) http.Handler {
 		}
 		bearer.ServeHTTP(w, r)
 	})
+}
+
+var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// personIDsIn finds the opaque ids in a codec decode's answer (the payloads'
+// data is base64 in it): person ids are the workflows' inputs and their
+// changes' subject. Which of them are people is for the store to say.
+func personIDsIn(answer []byte) []string {
+	var body struct {
+		Payloads []struct {
+			Data []byte `json:"data"`
+		} `json:"payloads"`
+	}
+	if json.Unmarshal(answer, &body) != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var ids []string
+	for _, p := range body.Payloads {
+		for _, id := range uuidPattern.FindAllString(strings.ToLower(string(p.Data)), -1) {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
 }

@@ -60,3 +60,23 @@ func (s *Store) ListPeopleAudited(ctx context.Context, a register.Actor, f ListF
 	}
 	return list, next, nil
 }
+
+// AuditPayloadRead audits a read of Temporal payloads (the codec endpoint's
+// decode) against each person it shows: of the ids found in the decoded
+// payloads, those of people on the register get an entry each. A decode
+// that names nobody is still audited, without a person.
+func (s *Store) AuditPayloadRead(ctx context.Context, a register.Actor, ids []string, detail string) error {
+	if ids == nil {
+		ids = []string{}
+	}
+	tag, err := s.Pool.Exec(ctx, `INSERT INTO audit_log (user_id, user_email, role, action, person_id, client_addr, detail)
+		SELECT $1, $2, $3, 'read', p.id, $5, $6 FROM people p WHERE p.id = ANY($4::uuid[])`,
+		nullUser(a), a.Email, a.Role, ids, a.ClientAddr, detail)
+	if err != nil {
+		return fmt.Errorf("store: audit payload read: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return s.Audit(ctx, a, "read", "", nil, detail)
+	}
+	return nil
+}
