@@ -37,16 +37,25 @@ func GrantAppRole(ctx context.Context, conn *pgx.Conn, role string) error {
 	}
 	id := pgx.Identifier{role}.Sanitize()
 
-	var owner string
-	var canCreate bool
-	if err := conn.QueryRow(ctx, `SELECT current_user, rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user`).Scan(&owner, &canCreate); err != nil {
-		return fmt.Errorf("app role: who am I: %w", err)
+	// The tables' owner (or a superuser) grants; anyone else would be
+	// told only "no privileges were granted", as a warning.
+	var me, owner string
+	var canCreate, mayGrant bool
+	err := conn.QueryRow(ctx, `SELECT current_user, r.rolsuper OR r.rolcreaterole, o.rolname, pg_has_role(current_user, o.oid, 'USAGE')
+		FROM pg_roles r, pg_class c JOIN pg_roles o ON o.oid = c.relowner
+		WHERE r.rolname = current_user AND c.oid = 'public.audit_log'::regclass`).Scan(&me, &canCreate, &owner, &mayGrant)
+	if err != nil {
+		return fmt.Errorf("app role: find the tables' owner (migrate first): %w", err)
 	}
-	if role == owner {
-		return fmt.Errorf("app role %q is the user running the migrations, which owns the tables: name a separate role", role)
+	if !mayGrant {
+		return fmt.Errorf("app role: %s does not own the tables (%s does): run dsr migrate --app-role as the owner", me, owner)
+	}
+	if role == me || role == owner {
+		return fmt.Errorf("app role %q owns the tables or runs the migrations: name a separate role", role)
 	}
 	var exists, super, ownerMember bool
-	err := conn.QueryRow(ctx, `SELECT true, rolsuper, pg_has_role(oid, current_user, 'MEMBER') FROM pg_roles WHERE rolname = $1`, role).Scan(&exists, &super, &ownerMember)
+	err = conn.QueryRow(ctx, `SELECT true, rolsuper, pg_has_role(oid, $2, 'MEMBER') OR pg_has_role(oid, current_user, 'MEMBER')
+		FROM pg_roles WHERE rolname = $1`, role, owner).Scan(&exists, &super, &ownerMember)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("app role: look up %s: %w", role, err)
 	}
@@ -54,9 +63,9 @@ func GrantAppRole(ctx context.Context, conn *pgx.Conn, role string) error {
 	case exists && super:
 		return fmt.Errorf("app role %q is a superuser: it could drop the audit trigger; use an ordinary role", role)
 	case exists && ownerMember:
-		return fmt.Errorf("app role %q is a member of %q, the tables' owner: it could drop the audit trigger; use a role outside it", role, owner)
+		return fmt.Errorf("app role %q is a member of %q, the tables' owner, or of %q: it could drop the audit trigger; use a role outside them", role, owner, me)
 	case !exists && !canCreate:
-		return fmt.Errorf("%w: %q, and %s may not create roles; create it first (CREATE ROLE %s NOLOGIN) or change --app-role", ErrAppRoleMissing, role, owner, id)
+		return fmt.Errorf("%w: %q, and %s may not create roles; create it first (CREATE ROLE %s NOLOGIN) or change --app-role", ErrAppRoleMissing, role, me, id)
 	case !exists:
 		_, err := conn.Exec(ctx, `CREATE ROLE `+id+` NOLOGIN`)
 		var pgErr *pgconn.PgError

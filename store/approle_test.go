@@ -151,39 +151,80 @@ func TestGrantAppRoleIsLeastPrivilege(t *testing.T) {
 	}
 }
 
-// GrantAppRole refuses roles that would defeat it, and a missing role it
-// may not create, naming the option.
+// GrantAppRole refuses roles that would defeat it, users that do not own
+// the tables, and a missing role the owner may not create (naming the
+// option); an owner that is no superuser and may not create roles (the
+// production shape) grants an existing role.
 func TestGrantAppRoleRefuses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dbURL := testenv.DatabaseURL(t)
-	owner, err := pgx.Connect(ctx, dbURL)
+	dbURL := testenv.EmptyDatabaseURL(t)
+	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { owner.Close(context.Background()) })
+	super, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { super.Close(context.Background()) })
 	suffix := strings.ReplaceAll(uuid.NewString(), "-", "")[:12]
-	super, plain, password := "dsr_super_"+suffix, "dsr_plain_"+suffix, uuid.NewString()
-	roles(t, owner, super, plain)
-	if _, err := owner.Exec(ctx, `CREATE ROLE `+super+` SUPERUSER NOLOGIN; CREATE ROLE `+plain+` LOGIN PASSWORD '`+password+`'`); err != nil {
-		t.Fatal(err)
-	}
-	var me string
-	if err := owner.QueryRow(ctx, `SELECT current_user`).Scan(&me); err != nil {
-		t.Fatal(err)
-	}
-	for _, role := range []string{"", "Robert'); DROP TABLE people;--", `a"b`, me, super} {
-		if err := store.GrantAppRole(ctx, owner, role); err == nil {
-			t.Errorf("GrantAppRole(%q) succeeded", role)
+	superRole, owner, other, app, password := "dsr_super_"+suffix, "dsr_owner_"+suffix, "dsr_other_"+suffix, "dsr_app_"+suffix, uuid.NewString()
+	roles(t, super, app, superRole, other, owner)
+	dbName := pgx.Identifier{strings.TrimPrefix(u.Path, "/")}.Sanitize()
+	t.Cleanup(func() { // before the roles go: a role owning a database cannot
+		super.Exec(context.Background(), `ALTER DATABASE `+dbName+` OWNER TO CURRENT_USER`)
+	})
+	for _, stmt := range []string{
+		`CREATE ROLE ` + superRole + ` SUPERUSER NOLOGIN`,
+		`CREATE ROLE ` + owner + ` LOGIN NOCREATEROLE PASSWORD '` + password + `'`,
+		`CREATE ROLE ` + other + ` LOGIN PASSWORD '` + password + `'`,
+		`ALTER DATABASE ` + dbName + ` OWNER TO ` + owner,
+	} {
+		if _, err := super.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	conn, err := pgx.Connect(ctx, asUser(t, dbURL, plain, password))
+	ownerURL := asUser(t, dbURL, owner, password)
+	if _, err := store.Migrate(ctx, ownerURL); err != nil {
+		t.Fatalf("migrate as the database's owner: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, ownerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	err = store.GrantAppRole(ctx, conn, "dsr_missing_"+suffix)
+
+	for _, role := range []string{"", "Robert'); DROP TABLE people;--", `a"b`, owner, superRole} {
+		if err := store.GrantAppRole(ctx, conn, role); err == nil {
+			t.Errorf("GrantAppRole(%q) succeeded", role)
+		}
+	}
+	err = store.GrantAppRole(ctx, conn, app)
 	if !errors.Is(err, store.ErrAppRoleMissing) || !strings.Contains(err.Error(), "--app-role") {
 		t.Errorf("missing role, no CREATEROLE: err = %v, want ErrAppRoleMissing naming --app-role", err)
+	}
+	// Someone who does not own the tables grants nothing.
+	otherConn, err := pgx.Connect(ctx, asUser(t, dbURL, other, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer otherConn.Close(ctx)
+	if err := store.GrantAppRole(ctx, otherConn, "dsr_none_"+suffix); err == nil || !strings.Contains(err.Error(), "does not own the tables") {
+		t.Errorf("not the owner: err = %v", err)
+	}
+
+	if _, err := super.Exec(ctx, `CREATE ROLE `+app+` NOLOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.GrantAppRole(ctx, conn, app); err != nil {
+		t.Fatalf("existing role, granted by the owner: %v", err)
+	}
+	var canInsert, canDelete bool
+	if err := conn.QueryRow(ctx, `SELECT has_table_privilege($1, 'people', 'INSERT'), has_table_privilege($1, 'audit_log', 'DELETE')`, app).Scan(&canInsert, &canDelete); err != nil {
+		t.Fatal(err)
+	}
+	if !canInsert || canDelete {
+		t.Errorf("INSERT on people %v, DELETE on audit_log %v; want true, false", canInsert, canDelete)
 	}
 }
