@@ -1,7 +1,9 @@
 package main
 
 import (
+	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -30,6 +32,7 @@ type composeService struct {
 	Environment map[string]string `yaml:"environment"`
 	DependsOn   dependsOn         `yaml:"depends_on"`
 	Ports       []string          `yaml:"ports"`
+	Volumes     []string          `yaml:"volumes"`
 }
 
 // dependsOn reads both forms: a list of names, or names with conditions.
@@ -111,9 +114,13 @@ func TestComposeServices(t *testing.T) {
 	if f.Services["dsr-migrate"].Build != "." {
 		t.Errorf("dsr-migrate should build the dsr image from the Dockerfile here")
 	}
-	for name, cmd := range map[string]string{"dsr-migrate": "migrate", "dsr-worker": "worker", "dsr-api": "api"} {
-		if got := f.Services[name].Command; !slices.Equal(got, []string{cmd}) {
-			t.Errorf("%s: command %q, want [%s]", name, got, cmd)
+	for name, cmd := range map[string][]string{
+		"dsr-migrate": {"migrate", "--app-role", "dsr_app"},
+		"dsr-worker":  {"worker"},
+		"dsr-api":     {"api"},
+	} {
+		if got := f.Services[name].Command; !slices.Equal(got, cmd) {
+			t.Errorf("%s: command %q, want %q", name, got, cmd)
 		}
 	}
 	// Temporal runs on the same PostgreSQL.
@@ -172,7 +179,7 @@ func TestComposeDependencies(t *testing.T) {
 // must pass the checks the binary makes at start.
 func TestComposeEnvironmentPassesConfig(t *testing.T) {
 	f := readCompose(t)
-	vars := map[string]string{"POSTGRES_PASSWORD": "secret", "DSR_PAYLOAD_KEY": codec.GenerateKey(), "DSR_BASE_URL": "https://dsr.example.nhs.uk"}
+	vars := map[string]string{"POSTGRES_PASSWORD": "secret", "DSR_DB_PASSWORD": "appsecret", "DSR_PAYLOAD_KEY": codec.GenerateKey(), "DSR_BASE_URL": "https://dsr.example.nhs.uk"}
 	for name, require := range map[string]func(config.Config) error{
 		"dsr-migrate": func(c config.Config) error { return nil },
 		"dsr-worker":  config.Config.RequireProduction,
@@ -190,7 +197,11 @@ func TestComposeEnvironmentPassesConfig(t *testing.T) {
 		if err := require(c); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
-		if want := "postgres://postgres:secret@postgres:5432/dsr?sslmode=disable"; c.DatabaseURL != want {
+		want := "postgres://dsr_app_login:appsecret@postgres:5432/dsr?sslmode=disable"
+		if name == "dsr-migrate" {
+			want = "postgres://postgres:secret@postgres:5432/dsr?sslmode=disable"
+		}
+		if c.DatabaseURL != want {
 			t.Errorf("%s: DATABASE_URL %q, want %q", name, c.DatabaseURL, want)
 		}
 		if name != "dsr-migrate" && c.TemporalAddress != "temporal:7233" {
@@ -208,6 +219,78 @@ func TestComposeEnvironmentPassesConfig(t *testing.T) {
 	port := strings.TrimPrefix(api.Environment["DSR_HTTP_ADDR"], "0.0.0.0:")
 	if !slices.ContainsFunc(api.Ports, func(p string) bool { return strings.HasSuffix(p, ":"+port) }) {
 		t.Errorf("dsr-api publishes %v, not its port %s", api.Ports, port)
+	}
+}
+
+// The schema's owner migrates and grants the application role; the API and
+// the worker connect as a login that is a member of that role, not as the
+// owner, so they cannot drop or disable the audit log's append-only trigger.
+// The login is made, with its password from the environment, by the init
+// script the postgres service runs on a new data volume.
+func TestComposeDatabaseRoles(t *testing.T) {
+	f := readCompose(t)
+	pg := f.Services["postgres"]
+	ownerUser := pg.Environment["POSTGRES_USER"]
+	// Distinct values, to see which variable each password comes from.
+	vars := map[string]string{"POSTGRES_PASSWORD": "owner-pw", "DSR_DB_PASSWORD": "app-pw"}
+	userOf := func(service string) (user, password string) {
+		u, err := url.Parse(interpolate(f.Services[service].Environment["DATABASE_URL"], vars))
+		if err != nil || u.User == nil {
+			t.Fatalf("%s: DATABASE_URL %q: %v", service, f.Services[service].Environment["DATABASE_URL"], err)
+		}
+		p, _ := u.User.Password()
+		return u.User.Username(), p
+	}
+
+	cmd := f.Services["dsr-migrate"].Command
+	i := slices.Index(cmd, "--app-role")
+	if i < 0 || i+1 >= len(cmd) || cmd[i+1] == "" {
+		t.Fatalf("dsr-migrate: command %q does not pass --app-role NAME", cmd)
+	}
+	appRole := cmd[i+1]
+	if u, p := userOf("dsr-migrate"); u != ownerUser || p != "owner-pw" {
+		t.Errorf("dsr-migrate connects as %q (password %q), want the owner %q with ${POSTGRES_PASSWORD}", u, p, ownerUser)
+	}
+
+	var login string
+	for _, name := range []string{"dsr-api", "dsr-worker"} {
+		u, p := userOf(name)
+		if u == ownerUser || u == "postgres" || u == appRole {
+			t.Errorf("%s connects as %q, want a login that is a member of %s, not the owner", name, u, appRole)
+		}
+		if p != "app-pw" {
+			t.Errorf("%s: database password %q, want it from ${DSR_DB_PASSWORD}", name, p)
+		}
+		if login == "" {
+			login = u
+		} else if u != login {
+			t.Errorf("dsr-api and dsr-worker connect as %q and %q, want one app login", login, u)
+		}
+	}
+
+	// The init script makes that login, a member of the app role.
+	const initDir = "./deploy/postgres-init"
+	if !slices.Contains(pg.Volumes, initDir+":/docker-entrypoint-initdb.d:ro") {
+		t.Errorf("postgres volumes %q: want %s mounted on /docker-entrypoint-initdb.d", pg.Volumes, initDir)
+	}
+	if !strings.HasPrefix(pg.Environment["DSR_DB_PASSWORD"], "${DSR_DB_PASSWORD") {
+		t.Errorf("postgres: DSR_DB_PASSWORD %q, want ${DSR_DB_PASSWORD} for the init script", pg.Environment["DSR_DB_PASSWORD"])
+	}
+	b, err := os.ReadFile(filepath.Join(initDir, "10-dsr-roles.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := string(b)
+	for _, want := range []string{
+		"CREATE ROLE " + appRole + " NOLOGIN",
+		"CREATE ROLE " + login + " LOGIN",
+		"GRANT " + appRole + " TO " + login + ";",
+		"NOSUPERUSER NOCREATEDB NOCREATEROLE",
+		`--set=pw="$DSR_DB_PASSWORD"`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("%s/10-dsr-roles.sh lacks %q", initDir, want)
+		}
 	}
 }
 

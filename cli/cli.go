@@ -44,7 +44,9 @@ commands:
   dev       the whole system on this machine (state under ./.dsr/)
   worker    the Temporal worker (production)
   api       the HTTP API (production)
-  migrate   apply database migrations and exit
+  migrate   [--app-role NAME]
+            apply database migrations and exit; with --app-role, then grant
+            NAME (created NOLOGIN if missing) only what api and worker need
   user add  --email E --name N --role R [--team T] [--manager-email M] [--expires 365d]
             create or update a user; prints a new API token on the last line
   user disable --email E / user enable --email E

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/internal/testenv"
 	"github.com/bsw-dsr/dsr/register"
@@ -129,6 +131,43 @@ func TestMigrateCommand(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, "database schema at version ") || !strings.Contains(out, " "+strconv.Itoa(len(files))+"\n") {
 			t.Fatalf("migrate: exit %d, out %q, err %q", code, out, stderr)
 		}
+	}
+}
+
+// dsr migrate --app-role creates the role and grants it, every run; a
+// stray argument is a usage error.
+func TestMigrateAppRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL := testenv.EmptyDatabaseURL(t)
+	role := "dsr_app_cli_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), `DROP OWNED BY `+role+`; DROP ROLE IF EXISTS `+role)
+		conn.Close(context.Background())
+	})
+	vars := map[string]string{"DATABASE_URL": dbURL}
+	for range 2 {
+		code, out, stderr := run(t, vars, "migrate", "--app-role", role)
+		if code != 0 || !strings.Contains(out, "granted role "+role+" ") {
+			t.Fatalf("migrate --app-role: exit %d, out %q, err %q", code, out, stderr)
+		}
+	}
+	var canInsert, canDropAudit bool
+	if err := conn.QueryRow(ctx, `SELECT has_table_privilege($1, 'people', 'INSERT'), has_table_privilege($1, 'audit_log', 'DELETE')`, role).Scan(&canInsert, &canDropAudit); err != nil {
+		t.Fatal(err)
+	}
+	if !canInsert || canDropAudit {
+		t.Errorf("%s: INSERT on people %v, DELETE on audit_log %v; want true, false", role, canInsert, canDropAudit)
+	}
+	if code, _, stderr := run(t, vars, "migrate", "--app-role", "Bad Name"); code != 1 || !strings.Contains(stderr, "app role") {
+		t.Errorf("bad role name: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := run(t, vars, "migrate", "extra"); code != 2 || !strings.Contains(stderr, "unexpected argument") {
+		t.Errorf("stray argument: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -23,19 +23,31 @@ import (
 )
 
 func runMigrate(ctx context.Context, env Env, cfg config.Config, args []string) error {
-	if err := noArgs("migrate", args); err != nil {
-		return err
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	appRole := fs.String("app-role", "", "after migrating, grant this role (created NOLOGIN if missing) what dsr api and dsr worker need, and no more")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"migrate: " + err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("migrate: unexpected argument %q", fs.Arg(0))}
 	}
 	url, done, err := databaseURL(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	defer done()
-	v, err := store.Migrate(ctx, url)
+	v, err := store.MigrateWithAppRole(ctx, url, *appRole)
 	if err != nil {
+		if errors.Is(err, store.ErrAppRoleMissing) {
+			return fmt.Errorf("migrate --app-role: %w", err)
+		}
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "database schema at version %d\n", v)
+	if *appRole != "" {
+		fmt.Fprintf(env.Stdout, "granted role %s what dsr api and dsr worker need\n", *appRole)
+	}
 	return nil
 }
 

@@ -30,6 +30,20 @@ func Migrate(ctx context.Context, url string) (version int32, err error) {
 	return MigrateConn(ctx, conn)
 }
 
+// MigrateWithAppRole migrates like Migrate and then, when appRole is set,
+// gives that role the application's privileges with GrantAppRole.
+func MigrateWithAppRole(ctx context.Context, url, appRole string) (version int32, err error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if version, err = MigrateConn(ctx, conn); err != nil || appRole == "" {
+		return version, err
+	}
+	return version, GrantAppRole(ctx, conn, appRole)
+}
+
 // Migrate applies the migrations over one of the pool's connections.
 func (s *Store) Migrate(ctx context.Context) (int32, error) {
 	c, err := s.Pool.Acquire(ctx)
