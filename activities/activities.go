@@ -243,7 +243,8 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "accepted", sent, "refused", refused,
 		"waiting", len(results)-sent-refused, "ms", time.Since(start).Milliseconds())
 	if temporary != nil {
-		return fmt.Errorf("send %s: %d of %d recipient(s) to try again: %w", n.Kind, len(results)-sent-refused, len(results), temporary)
+		// The summary, not the error: go-mail's text names the recipients.
+		return fmt.Errorf("send %s: %d of %d recipient(s) to try again: %s", n.Kind, len(results)-sent-refused, len(results), mail.Summary(temporary))
 	}
 	return nil
 }

@@ -49,7 +49,7 @@ func (d *Digests) SendDigests(ctx context.Context, occasion string) error {
 		sum := sha256.Sum256([]byte(key))
 		if err := d.Mailer.Send(ctx, mail.Message{To: []string{u.Email}, Kind: "digest", Subject: subject, Text: text, HTML: html,
 			MessageID: hex.EncodeToString(sum[:16])}); err != nil {
-			return fmt.Errorf("send digest: %w", err)
+			return fmt.Errorf("send digest: %s", mail.Summary(err)) // never the addresses
 		}
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		err = d.Store.MarkNoticeSent(mctx, key, []string{u.Email})

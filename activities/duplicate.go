@@ -58,7 +58,7 @@ func (d *Duplicates) NotifyDuplicate(ctx context.Context, attemptID string) erro
 		MessageID: hex.EncodeToString(sum[:16]), Headers: map[string]string{}}
 	if err := d.Mailer.Send(ctx, msg); err != nil {
 		_ = d.Store.NoteDuplicateNoticeError(context.WithoutCancel(ctx), attemptID, err.Error())
-		return fmt.Errorf("send %s: %w", DuplicateKind, err)
+		return fmt.Errorf("send %s: %s", DuplicateKind, mail.Summary(err)) // never the addresses
 	}
 	// The message is out: record it even if the worker is stopping.
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -66,21 +63,8 @@ func runRetention(ctx context.Context, env Env, cfg config.Config, args []string
 // daily, and waits for its counts. The worker's DSR_RETAIN_CLOSED_FOR
 // decides what goes. Beside a running dsr dev it uses that one's Temporal.
 func retentionNow(ctx context.Context, env Env, cfg config.Config) error {
-	if cfg.TemporalAddress == "" {
-		state := filepath.Join(env.Dir, stateDirName)
-		b, err := os.ReadFile(filepath.Join(state, temporalAddrFile))
-		if err != nil || !devRunning(state) {
-			return &config.FieldError{Var: "TEMPORAL_ADDRESS", Problem: "required (or run dsr dev in this directory first)"}
-		}
-		cfg.TemporalAddress = strings.TrimSpace(string(b))
-		if cfg.PayloadKey == "" {
-			if cfg.PayloadKey, err = devPayloadKey(state); err != nil {
-				return err
-			}
-		}
-	}
-	if cfg.PayloadKey == "" {
-		return &config.FieldError{Var: "DSR_PAYLOAD_KEY", Problem: "required"}
+	if err := besideDev(env, &cfg); err != nil {
+		return err
 	}
 	tc, err := dialTemporal(ctx, cfg, newLogger(env.Stderr, true, slog.LevelWarn))
 	if err != nil {

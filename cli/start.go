@@ -16,10 +16,11 @@ import (
 // so that commands run beside it (dsr start) can reach it.
 const temporalAddrFile = "temporal.addr"
 
-func runStart(ctx context.Context, env Env, cfg config.Config, args []string) error {
-	state := filepath.Join(env.Dir, stateDirName)
+// besideDev fills in Temporal's address and the payload key from a dsr dev
+// running in this directory, when the configuration names no Temporal.
+func besideDev(env Env, cfg *config.Config) error {
 	if cfg.TemporalAddress == "" {
-		// Beside a running dsr dev: its Temporal, its payload key.
+		state := filepath.Join(env.Dir, stateDirName)
 		b, err := os.ReadFile(filepath.Join(state, temporalAddrFile))
 		if err != nil || !devRunning(state) {
 			return &config.FieldError{Var: "TEMPORAL_ADDRESS", Problem: "required (or run dsr dev in this directory first)"}
@@ -33,6 +34,13 @@ func runStart(ctx context.Context, env Env, cfg config.Config, args []string) er
 	}
 	if cfg.PayloadKey == "" {
 		return &config.FieldError{Var: "DSR_PAYLOAD_KEY", Problem: "required"}
+	}
+	return nil
+}
+
+func runStart(ctx context.Context, env Env, cfg config.Config, args []string) error {
+	if err := besideDev(env, &cfg); err != nil {
+		return err
 	}
 	url, done, err := databaseURL(ctx, env, cfg)
 	if err != nil {

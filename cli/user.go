@@ -192,30 +192,22 @@ func userAdd(ctx context.Context, env Env, cfg config.Config, args []string) err
 		return usageError{"user add: --expires: must be a duration greater than zero, such as 90d or 720h"}
 	}
 
-	url, done, err := databaseURL(ctx, env, cfg)
-	if err != nil {
-		return err
-	}
-	defer done()
-	st, err := openStore(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	saved, err := st.UpsertUser(ctx, u)
-	if err != nil {
-		return describe("user add", err)
-	}
-	if saved.DisabledAt != nil {
-		return fmt.Errorf("user add: %s is disabled: enable them first (dsr user enable --email %s)", saved.Email, saved.Email)
-	}
-	token, err := st.NewTokenFor(ctx, saved.ID, life)
-	if err != nil {
-		return describe("user add", err)
-	}
-	fmt.Fprintf(env.Stdout, "user %s (%s) saved, id %s; new API token, expires %s:\n%s\n", saved.Email, saved.Role, saved.ID,
-		time.Now().Add(life).In(register.London).Format("2006-01-02 15:04 MST"), token)
-	return nil
+	return withStore(ctx, env, cfg, func(st *store.Store) error {
+		saved, err := st.UpsertUser(ctx, u)
+		if err != nil {
+			return describe("user add", err)
+		}
+		if saved.DisabledAt != nil {
+			return fmt.Errorf("user add: %s is disabled: enable them first (dsr user enable --email %s)", saved.Email, saved.Email)
+		}
+		token, err := st.NewTokenFor(ctx, saved.ID, life)
+		if err != nil {
+			return describe("user add", err)
+		}
+		fmt.Fprintf(env.Stdout, "user %s (%s) saved, id %s; new API token, expires %s:\n%s\n", saved.Email, saved.Role, saved.ID,
+			time.Now().Add(life).In(register.London).Format("2006-01-02 15:04 MST"), token)
+		return nil
+	})
 }
 
 // describe spells out a validation error's fields on one line.

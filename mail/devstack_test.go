@@ -65,3 +65,44 @@ func TestWithDevstackCapture(t *testing.T) {
 		t.Errorf("to %v", got.To)
 	}
 }
+
+// SendEach: one refused address refuses only itself (permanently); the
+// others are accepted, each as a copy of its own with the notice's
+// Message-ID. Summary says what went wrong without naming anyone.
+func TestSendEachRefusesOnlyTheRefused(t *testing.T) {
+	c, err := devstack.StartSMTP("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.RefuseAddress("typo@b.nhs.uk")
+	s, err := NewSMTP(config.SMTP{Host: c.Host(), Port: c.Port(), TLS: "none"}, "dsr@localhost", quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := validData("review-due")
+	subject, text, html, err := Render("review-due", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Message{To: []string{"a@b.nhs.uk", "typo@b.nhs.uk", "c@d.nhs.uk"}, Kind: "review-due", PersonID: d.PersonID,
+		Subject: subject, Text: text, HTML: html, MessageID: d.PersonID + "/review-due/2"}
+	res := s.SendEach(context.Background(), m)
+	for _, r := range res {
+		switch {
+		case r.To == "typo@b.nhs.uk":
+			if !IsPermanent(r.Err) {
+				t.Errorf("the refused address: %v, want a permanent refusal", r.Err)
+			}
+			if sum := Summary(r.Err); !strings.Contains(sum, "550") || strings.Contains(sum, "typo") {
+				t.Errorf("Summary %q: want the reply code and no address", sum)
+			}
+		case r.Err != nil:
+			t.Errorf("%s: %v", r.To, r.Err)
+		}
+	}
+	got := c.Messages()
+	if len(got) != 2 || got[0].Header.Get("Message-Id") != got[1].Header.Get("Message-Id") || len(got[0].To) != 1 {
+		t.Fatalf("captured %d messages; want 2 single-recipient copies with one Message-ID", len(got))
+	}
+}

@@ -304,6 +304,30 @@ func (s *SMTP) SendEach(ctx context.Context, m Message) []Delivery {
 	return out
 }
 
+// Summary says what a send error was without saying to whom: the SMTP
+// reply's codes ("SMTP 451 4.3.0"), or that no reply came. go-mail's error
+// text names the recipients, which must not reach logs or Temporal's
+// history (a referrer may be a relative of the person).
+func Summary(err error) string {
+	if err == nil {
+		return ""
+	}
+	if errors.Is(err, ErrInvalidMessage) {
+		return "invalid message"
+	}
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		if code := se.ErrorCode(); code != 0 {
+			return strings.TrimSpace(fmt.Sprintf("SMTP %d %s (%s)", code, se.EnhancedStatusCode(), se.Reason))
+		}
+		return fmt.Sprintf("no SMTP reply (%s)", se.Reason)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "timed out"
+	}
+	return "could not reach the mail server"
+}
+
 // IsPermanent reports whether err is a rejection that sending the same
 // message again will not cure: the server answered 5xx to a recipient or to
 // the message's content (a user unknown, a message refused), or the message
