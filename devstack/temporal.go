@@ -35,6 +35,9 @@ type TemporalOptions struct {
 	// ServerDefaults runs the server with Temporal's own defaults, not the
 	// register's tuning: the bare baseline dsr bench compares against.
 	ServerDefaults bool
+	// DynamicConfig overrides single settings of the dynamic
+	// configuration (keys as the server names them).
+	DynamicConfig map[string]any
 }
 
 // Temporal is a running embedded Temporal server: frontend, history, matching
@@ -150,6 +153,9 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	if opts.ServerDefaults {
 		dyn = dynamicconfig.StaticClient{}
 	}
+	for k, v := range opts.DynamicConfig {
+		dyn[dynamicconfig.MakeKey(k)] = v
+	}
 	// Static membership, as the Temporal CLI's dev server has: with ringpop
 	// the hosts of a process killed with kill -9 stay in the SQLite file and
 	// the next start waits ("Not enough hosts") until they expire.
@@ -210,6 +216,15 @@ func tuning() dynamicconfig.StaticClient {
 		// Visibility writes (SQLite, with full-text indexes) are a third of
 		// the CPU in a burst of starts; throttled, they catch up afterwards.
 		dynamicconfig.VisibilityPersistenceMaxWriteQPS.Key(): 50,
+		// One node: a task queue's four default partitions only forward
+		// tasks and polls between themselves.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// A burst of timers (every review on one panel slot) is loaded
+		// whole: past the default 9,000/10,000 pending tasks the history
+		// queue unloads and stops loading, and the burst's tail waits.
+		dynamicconfig.QueuePendingTaskCriticalCount.Key(): 150_000,
+		dynamicconfig.QueuePendingTaskMaxCount.Key():      200_000,
 	}
 }
 
