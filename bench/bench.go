@@ -29,8 +29,11 @@ type Options struct {
 	Dir  string
 	Keep bool
 	// Env is added to dsr dev's environment.
-	Env    []string
-	Only   string // "bare" or "dsr": run one side only
+	Env  []string
+	Only string // "bare" or "dsr": run one side only
+	// Before, when set, is an earlier dsr binary whose dsr dev is run the
+	// same way, for a before-and-after in the same run.
+	Before string
 	Logger *slog.Logger
 }
 
@@ -39,6 +42,7 @@ type Report struct {
 	Options Options
 	Bare    *BareResult
 	DSR     *DSRResult
+	Before  *DSRResult
 }
 
 // Run runs the bare baseline in a child process, then the register, and
@@ -53,14 +57,24 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		r.Bare = &b
 	}
-	if o.Only != "bare" {
-		d, err := RunDSR(ctx, DSROptions{N: o.N, Clients: o.Clients, Exe: o.Exe, Dir: filepath.Join(o.Dir, "dsr"),
-			Lead: o.Lead, Patience: o.Patience, Env: o.Env, Logger: o.Logger})
-		if err != nil {
-			return r, err
-		}
-		r.DSR = &d
+	if o.Only == "bare" {
+		return r, nil
 	}
+	if o.Before != "" {
+		o.Logger.Info("dsr before: the earlier binary", "exe", o.Before)
+		d, err := RunDSR(ctx, DSROptions{N: o.N, Clients: o.Clients, Exe: o.Before, Dir: filepath.Join(o.Dir, "dsr-before"),
+			Lead: o.Lead, Patience: o.Patience, Env: o.Env, Logger: o.Logger.With("side", "before")})
+		if err != nil {
+			return r, fmt.Errorf("before: %w", err)
+		}
+		r.Before = &d
+	}
+	d, err := RunDSR(ctx, DSROptions{N: o.N, Clients: o.Clients, Exe: o.Exe, Dir: filepath.Join(o.Dir, "dsr"),
+		Lead: o.Lead, Patience: o.Patience, Env: o.Env, Logger: o.Logger})
+	if err != nil {
+		return r, err
+	}
+	r.DSR = &d
 	return r, nil
 }
 
@@ -84,51 +98,117 @@ func runBareChild(ctx context.Context, o Options) (BareResult, error) {
 	return res, nil
 }
 
-// Write prints one line per goal: the register's figure, bare Temporal's,
-// their ratio and the goal.
+// goal is one line of the report: how to show a side's figure, the
+// number the ratio is taken of (lower is better), and the target.
+type goal struct {
+	name   string
+	dsr    func(DSRResult) (string, float64)
+	bare   func(BareResult) (string, float64)
+	target string
+}
+
+func goals(n int) []goal {
+	p := func(l Latencies, q float64) float64 { return l.Quantile(q).Seconds() }
+	return []goal{
+		{"reminder burst: lag p99 from the due moment",
+			func(d DSRResult) (string, float64) {
+				return fmt.Sprintf("%s (p50 %s; %d missing, %d twice)", round(d.BurstLag.Quantile(.99)), round(d.BurstLag.Quantile(.5)), d.BurstMissing, d.BurstDuplicates), p(d.BurstLag, .99)
+			},
+			func(b BareResult) (string, float64) {
+				return fmt.Sprintf("%s (p50 %s; %d missing)", round(b.BurstLag.Quantile(.99)), round(b.BurstLag.Quantile(.5)), b.BurstMissed), p(b.BurstLag, .99)
+			}, "<= 0.5 x bare, < 2m, none missing or twice"},
+		{"updates during the burst: time per update (1/rate)",
+			func(d DSRResult) (string, float64) {
+				return fmt.Sprintf("%.0f/s (%d failed)", d.UpdateRate, d.UpdateFailures), inverse(d.UpdateRate)
+			},
+			func(b BareResult) (string, float64) {
+				return fmt.Sprintf("%.0f/s (%d failed)", b.UpdateRate, b.UpdateFailures), inverse(b.UpdateRate)
+			}, ">= 100/s"},
+		{"updates during the burst: p99",
+			func(d DSRResult) (string, float64) {
+				return round(d.UpdateLatency.Quantile(.99)).String(), p(d.UpdateLatency, .99)
+			},
+			func(b BareResult) (string, float64) {
+				return round(b.UpdateLatency.Quantile(.99)).String(), p(b.UpdateLatency, .99)
+			},
+			"< 1s"},
+		{"referral burst: p99 (bare: a start)",
+			func(d DSRResult) (string, float64) {
+				return fmt.Sprintf("%s (%.0f/s; %d failed)", round(d.ReferralLatency.Quantile(.99)), d.ReferralRate, d.ReferralFailures), p(d.ReferralLatency, .99)
+			},
+			func(b BareResult) (string, float64) {
+				return fmt.Sprintf("%s (%.0f/s)", round(b.StartLatency.Quantile(.99)), b.StartRate), p(b.StartLatency, .99)
+			}, "< 100ms"},
+		{"referral burst: last first notice after the last referral",
+			func(d DSRResult) (string, float64) {
+				return fmt.Sprintf("%s (%d missing)", round(d.ReceivedAfterLast), d.ReceivedMissing), d.ReceivedAfterLast.Seconds()
+			},
+			func(b BareResult) (string, float64) {
+				return round(b.LastFirstActivity).String(), b.LastFirstActivity.Seconds()
+			},
+			"< 2m"},
+		{fmt.Sprintf("import of %d rows (bare: %d starts)", n, n),
+			func(d DSRResult) (string, float64) { return round(d.ImportTook).String(), d.ImportTook.Seconds() },
+			func(b BareResult) (string, float64) { return round(b.StartsTook).String(), b.StartsTook.Seconds() },
+			"< 60s"},
+		{"import: every first task run, after its end",
+			func(d DSRResult) (string, float64) {
+				return round(d.FirstTaskAfterImport).String(), d.FirstTaskAfterImport.Seconds()
+			},
+			func(b BareResult) (string, float64) {
+				return round(b.LastFirstActivity).String(), b.LastFirstActivity.Seconds()
+			},
+			"< 60s"},
+		{"peak RSS",
+			func(d DSRResult) (string, float64) { return MiB(d.PeakRSS), float64(d.PeakRSS) },
+			func(b BareResult) (string, float64) { return MiB(b.PeakRSS), float64(b.PeakRSS) },
+			"< 1 GiB"},
+		{"idle CPU, everyone referred, nothing due",
+			func(d DSRResult) (string, float64) { return fmt.Sprintf("%.1f%% of a core", 100*d.IdleCPU), 0 },
+			func(BareResult) (string, float64) { return "-", 0 },
+			"< 5%"},
+	}
+}
+
+func inverse(rate float64) float64 {
+	if rate == 0 {
+		return 0
+	}
+	return 1 / rate
+}
+
+// Write prints one line per goal: the register's figure (and the earlier
+// binary's, when run), bare Temporal's, the ratio to bare, and the target.
 func (r Report) Write(w io.Writer) {
-	n := r.Options.N
-	fmt.Fprintf(w, "dsr bench: %d people, %d clients, reminder lead %s\n\n", n, r.Options.Clients, r.Options.Lead)
+	fmt.Fprintf(w, "dsr bench: %d people, %d clients, reminder lead %s\n\n", r.Options.N, r.Options.Clients, r.Options.Lead)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "goal\tdsr\tbare Temporal\tratio\ttarget")
-	b, d := r.Bare, r.DSR
-	if b == nil {
-		b = &BareResult{}
+	if r.Before != nil {
+		fmt.Fprintln(tw, "goal\tbefore\tratio\tdsr\tratio\tbare Temporal\ttarget")
+	} else {
+		fmt.Fprintln(tw, "goal\tdsr\tratio\tbare Temporal\ttarget")
 	}
-	if d == nil {
-		d = &DSRResult{}
-	}
-	sec := func(x time.Duration) float64 { return x.Seconds() }
-	line := func(goal, ours, bare string, ratio float64, target string) {
-		rs := "-"
-		if ratio > 0 {
-			rs = fmt.Sprintf("%.2f", ratio)
+	for _, g := range goals(r.Options.N) {
+		bs, bv := "-", 0.0
+		if r.Bare != nil {
+			bs, bv = g.bare(*r.Bare)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", goal, ours, bare, rs, target)
+		cell := func(d *DSRResult) string {
+			if d == nil {
+				return "-\t-"
+			}
+			s, v := g.dsr(*d)
+			ratio := "-"
+			if q := Ratio(v, bv); q > 0 {
+				ratio = fmt.Sprintf("%.2f", q)
+			}
+			return s + "\t" + ratio
+		}
+		if r.Before != nil {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.name, cell(r.Before), cell(r.DSR), bs, g.target)
+		} else {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.name, cell(r.DSR), bs, g.target)
+		}
 	}
-	line("reminder burst: lag p99 from the due moment",
-		fmt.Sprintf("%s (p50 %s, %d missing, %d twice)", round(d.BurstLag.Quantile(.99)), round(d.BurstLag.Quantile(.5)), d.BurstMissing, d.BurstDuplicates),
-		fmt.Sprintf("%s (p50 %s, %d missing)", round(b.BurstLag.Quantile(.99)), round(b.BurstLag.Quantile(.5)), b.BurstMissed),
-		Ratio(sec(d.BurstLag.Quantile(.99)), sec(b.BurstLag.Quantile(.99))), "<= 0.5, < 2m, none missing or twice")
-	line("updates during the burst: rate",
-		fmt.Sprintf("%.0f/s (%d failed)", d.UpdateRate, d.UpdateFailures), fmt.Sprintf("%.0f/s (%d failed)", b.UpdateRate, b.UpdateFailures),
-		Ratio(b.UpdateRate, d.UpdateRate), ">= 100/s")
-	line("updates during the burst: p99",
-		round(d.UpdateLatency.Quantile(.99)).String(), round(b.UpdateLatency.Quantile(.99)).String(),
-		Ratio(sec(d.UpdateLatency.Quantile(.99)), sec(b.UpdateLatency.Quantile(.99))), "< 1s")
-	line("referral burst: p99",
-		fmt.Sprintf("%s (%.0f/s, %d failed)", round(d.ReferralLatency.Quantile(.99)), d.ReferralRate, d.ReferralFailures),
-		fmt.Sprintf("%s (%.0f/s starts)", round(b.StartLatency.Quantile(.99)), b.StartRate),
-		Ratio(sec(d.ReferralLatency.Quantile(.99)), sec(b.StartLatency.Quantile(.99))), "< 100ms")
-	line("referral burst: last first notice after the last referral",
-		fmt.Sprintf("%s (%d missing)", round(d.ReceivedAfterLast), d.ReceivedMissing), round(b.LastFirstActivity).String(),
-		Ratio(sec(d.ReceivedAfterLast), sec(b.LastFirstActivity)), "< 2m")
-	line("import: rows", fmt.Sprintf("%s for %d", round(d.ImportTook), n), fmt.Sprintf("%s for %d starts", round(b.StartsTook), n),
-		Ratio(sec(d.ImportTook), sec(b.StartsTook)), "< 60s")
-	line("import: every first task after its end", round(d.FirstTaskAfterImport).String(), round(b.LastFirstActivity).String(),
-		Ratio(sec(d.FirstTaskAfterImport), sec(b.LastFirstActivity)), "< 60s")
-	line("peak RSS", MiB(d.PeakRSS), MiB(b.PeakRSS), Ratio(float64(d.PeakRSS), float64(b.PeakRSS)), "< 1 GiB")
-	line("idle CPU, everyone referred, nothing due", fmt.Sprintf("%.1f%% of a core", 100*d.IdleCPU), "-", 0, "< 5%")
 	tw.Flush()
-	fmt.Fprintln(w, "\nratio: dsr / bare, except update rate: bare / dsr (lower is better everywhere)")
+	fmt.Fprintln(w, "\nratio: the register's figure over bare Temporal's in this run; lower is better on every line")
 }

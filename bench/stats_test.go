@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +57,25 @@ func TestTestNHSNumbersAreValidAndReserved(t *testing.T) {
 	}
 	if a, b := TestNHSNumbers(0, 10), TestNHSNumbers(10, 10); a[9] == b[0] {
 		t.Fatal("consecutive ranges overlap")
+	}
+}
+
+func TestReportWritesEveryGoal(t *testing.T) {
+	d := &DSRResult{BurstLag: Latencies{time.Second, 3 * time.Second}, UpdateRate: 50, PeakRSS: 512 << 20}
+	r := Report{Options: Options{N: 10, Clients: 2, Lead: time.Minute}, DSR: d, Before: d,
+		Bare: &BareResult{BurstLag: Latencies{2 * time.Second, 6 * time.Second}, UpdateRate: 100, PeakRSS: 1 << 30}}
+	var b strings.Builder
+	r.Write(&b)
+	out := b.String()
+	for _, g := range goals(10) {
+		if !strings.Contains(out, g.name) {
+			t.Errorf("no line for %q:\n%s", g.name, out)
+		}
+	}
+	// 3 s against 6 s; 1/50 against 1/100; 512 MiB against 1 GiB.
+	for _, want := range []string{"0.50", "2.00", "512 MiB", "1024 MiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
 	}
 }

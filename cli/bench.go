@@ -26,12 +26,13 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	patience := fs.Duration("patience", 10*time.Minute, "how long to wait for a burst's notices")
 	keep := fs.Bool("keep", false, "keep the scratch directory (logs, mail, databases)")
 	only := fs.String("only", "", "bare or dsr: run one side")
+	before := fs.String("before", "", "an earlier dsr binary to run the same way, for a before-and-after")
 	var envs multiFlag
 	fs.Var(&envs, "env", "NAME=VALUE added to dsr dev's environment (repeatable): a setting under trial")
 	child := fs.Bool("bare-child", false, "")
 	dir := fs.String("dir", "", "")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || (*only != "" && *only != "bare" && *only != "dsr") {
-		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--patience 10m] [--keep] [--only bare|dsr] [--env NAME=VALUE]"}
+		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--patience 10m] [--keep] [--only bare|dsr] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	if *child {
@@ -57,7 +58,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Patience: *patience, Exe: exe,
-		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Logger: logger})
+		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Logger: logger})
 	if err != nil {
 		return err
 	}
