@@ -91,11 +91,11 @@ type Change struct {
 // ladder's progress from the outbox.
 func RungIndex(kind NoticeKind, level int) int {
 	switch kind {
-	case ReviewDue, ActionDue, TriageOverdue:
+	case ReviewDue, ActionDue, TriageOverdue, CETRDueNotice, KeyworkerNeeded, TransitionDue, ConsentReviewDue:
 		return 0
-	case ReviewOverdue, ActionOverdue:
+	case ReviewOverdue, ActionOverdue, CETROverdue:
 		return 1
-	case ReviewEscalated, ActionEscalated:
+	case ReviewEscalated, ActionEscalated, CETREscalated:
 		return 1 + level
 	}
 	return -1

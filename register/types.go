@@ -101,6 +101,16 @@ const (
 	// address for good; it names the address and the notice's kind only.
 	DeliveryFailed NoticeKind = "delivery-failed"
 	Digest         NoticeKind = "digest"
+
+	// C(E)TR, keyworker, transition and consent clocks.
+	CETRDueNotice    NoticeKind = "cetr-due"
+	CETROverdue      NoticeKind = "cetr-overdue"
+	CETREscalated    NoticeKind = "cetr-escalated"
+	KeyworkerNeeded  NoticeKind = "keyworker-needed"
+	TransitionDue    NoticeKind = "transition-due"
+	ConsentReviewDue NoticeKind = "consent-review-due"
+	// MonthlyReturn tells the commissioners the month's return is ready.
+	MonthlyReturn NoticeKind = "monthly-return"
 )
 
 // Person is the register's record of one person: what the API returns and
