@@ -184,6 +184,8 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 		FromRating:     string(n.FromRating),
 		ToRating:       string(n.ToRating),
 		ManagerMissing: managerMissing,
+		CETRKind:       string(n.CETRKind),
+		Child:          n.Child,
 	}
 	if n.Kind == register.DeliveryFailed {
 		failed, _, _ := strings.Cut(n.Occasion, "/")
@@ -268,15 +270,30 @@ func (a *Activities) recipients(ctx context.Context, personID string, n register
 	}
 	professionals := func() ([]string, []register.Professional, error) {
 		ps, err := a.Store.Professionals(ctx, personID)
+		if err != nil {
+			return nil, nil, err
+		}
 		var emails []string
 		for _, p := range ps {
 			emails = append(emails, p.Email)
 		}
+		// A named keyworker hears what a named professional hears.
+		kw, err := a.Store.KeyworkerEmail(ctx, personID)
+		if kw != "" {
+			emails = append(emails, kw)
+		}
 		return emails, ps, err
 	}
 	switch n.Kind {
-	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed:
+	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed,
+		register.KeyworkerNeeded, register.TransitionDue, register.ConsentReviewDue:
 		return store.Dedupe(coordinators), false, nil
+	case register.CETRDueNotice, register.CETROverdue:
+		emails, _, err := professionals()
+		return store.Dedupe(emails, coordinators), false, err
+	case register.CETREscalated:
+		leads, err := a.Store.CETRLeads(ctx)
+		return store.Dedupe(leads, coordinators), false, err
 	case register.ReferralDeclined:
 		e, err := a.Store.ReferrerEmail(ctx, personID)
 		return store.Dedupe([]string{e}), false, err

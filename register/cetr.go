@@ -359,14 +359,16 @@ func (t Timing) InpatientEvent(s *State, at time.Time) {
 	s.addCETR(CETRInpatient, at.UTC().Add(within))
 }
 
-func (t Timing) cetrRungs(d CETRDue) []Notice {
+func (t Timing) cetrRungs(d CETRDue, child bool) []Notice {
 	ns := []Notice{
-		{Kind: CETRDueNotice, Occasion: d.ID, DueAt: d.Due, At: d.Due.Add(-t.ReminderLead)},
-		{Kind: CETROverdue, Occasion: d.ID, DueAt: d.Due, At: d.Due},
+		{Kind: CETRDueNotice, At: d.Due.Add(-t.ReminderLead)},
+		{Kind: CETROverdue, At: d.Due},
 	}
 	for l := 1; l <= t.MaxEscalations; l++ {
-		ns = append(ns, Notice{Kind: CETREscalated, Occasion: d.ID, Level: l, DueAt: d.Due,
-			At: d.Due.Add(time.Duration(l) * t.EscalateAfter)})
+		ns = append(ns, Notice{Kind: CETREscalated, Level: l, At: d.Due.Add(time.Duration(l) * t.EscalateAfter)})
+	}
+	for i := range ns {
+		ns[i].Occasion, ns[i].DueAt, ns[i].CETRKind, ns[i].Child = d.ID, d.Due, d.Kind, child
 	}
 	return ns
 }
@@ -379,7 +381,7 @@ func (t Timing) clockLadders(s *State) []ladderRungs {
 	}
 	var out []ladderRungs
 	for i := range s.CETRs {
-		out = append(out, ladderRungs{&s.CETRs[i].Ladder, t.cetrRungs(s.CETRs[i])})
+		out = append(out, ladderRungs{&s.CETRs[i].Ladder, t.cetrRungs(s.CETRs[i], s.ChildOn(s.CETRs[i].Due))})
 	}
 	if !s.Keyworker && !s.EligibleSince.IsZero() && s.EligibleSince.Before(t.KeyworkerUntil(*s)) {
 		out = append(out, ladderRungs{&s.KeyworkerLadder, []Notice{{Kind: KeyworkerNeeded,
@@ -395,4 +397,75 @@ func (t Timing) clockLadders(s *State) []ladderRungs {
 			Occasion: s.ConsentLadder.Occasion, DueAt: due, At: due}}})
 	}
 	return out
+}
+
+// SentRung is a notice of the clocks already sent or skipped, from the
+// outbox.
+type SentRung struct {
+	Kind     NoticeKind
+	Occasion string
+	Level    int
+}
+
+// ClockFacts is what the record says about a person's clocks, for a
+// workflow starting them: the 18th birthday (never the date of birth), the
+// open C(E)TRs due, the last community C(E)TR or LAEP held, the open
+// admission, whether a keyworker is named, when consent was last renewed,
+// and the clocks' notices already sent.
+type ClockFacts struct {
+	TransitionOn      time.Time  `json:"transition_on"`
+	CETRs             []CETRDue  `json:"cetrs,omitempty"`
+	LastCommunityHeld time.Time  `json:"last_community_held,omitzero"`
+	AdmittedAt        time.Time  `json:"admitted_at,omitzero"`
+	Secure            bool       `json:"secure,omitempty"`
+	Keyworker         bool       `json:"keyworker,omitempty"`
+	ConsentFrom       time.Time  `json:"consent_from,omitzero"`
+	Sent              []SentRung `json:"sent,omitempty"`
+}
+
+// RestoreClocks turns on the clocks of a person already on the register
+// (a workflow that ran before them, or one rebuilt from the record) from
+// what the record says, as of at: the C(E)TRs due stay due; a rating that
+// calls for a community C(E)TR with none due starts one; consent runs from
+// its last renewal, or from at; the ladders keep the progress the outbox
+// shows. A referred person gets only the transition date; the rest starts
+// on acceptance.
+func (t Timing) RestoreClocks(s *State, f ClockFacts, at time.Time) {
+	s.TransitionOn = f.TransitionOn.UTC()
+	if s.Status != Active {
+		return
+	}
+	s.LastCommunityHeld, s.AdmittedAt, s.Secure, s.Keyworker = f.LastCommunityHeld, f.AdmittedAt, f.Secure, f.Keyworker
+	s.CETRs = append([]CETRDue(nil), f.CETRs...)
+	t.StartClocks(s, s.TransitionOn, f.ConsentFrom, at)
+	if s.Rating == Blue {
+		// StartClocks planned a post-admission review as if just admitted;
+		// an admission from before the clocks keeps what the record has.
+		s.CETRs = append([]CETRDue(nil), f.CETRs...)
+		s.AdmittedAt = f.AdmittedAt
+		if s.AdmittedAt.IsZero() {
+			s.AdmittedAt = at
+		}
+	}
+	for _, r := range f.Sent {
+		idx := RungIndex(r.Kind, r.Level)
+		var l *Ladder
+		switch r.Kind {
+		case KeyworkerNeeded:
+			l = &s.KeyworkerLadder
+		case TransitionDue:
+			l = &s.Transition
+		case ConsentReviewDue:
+			l = &s.ConsentLadder
+		default:
+			for i := range s.CETRs {
+				if s.CETRs[i].ID == r.Occasion {
+					l = &s.CETRs[i].Ladder
+				}
+			}
+		}
+		if l != nil && l.Occasion == r.Occasion && idx+1 > l.Done {
+			l.Done = idx + 1
+		}
+	}
 }

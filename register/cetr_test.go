@@ -344,3 +344,57 @@ func TestConsentNeeded(t *testing.T) {
 		}
 	}
 }
+
+func TestAnnotate(t *testing.T) {
+	tm := cetrTiming()
+	now := at(2026, 6, 1, 12)
+	due := at(2026, 5, 20, 10)
+	held := at(2026, 2, 1, 10)
+	p := Person{Status: Active, Rating: Red, DateOfBirth: "2008-03-01", Consent: Consent{Basis: ParentalResponsibility},
+		CETRs: []CETR{
+			{ID: "a", Kind: CETRCommunity, Status: CETRDueStatus, Due: &due},
+			{ID: "b", Kind: CETRCommunity, Status: CETRHeld, HeldAt: &held},
+		}}
+	tm.Annotate(&p, now)
+	if !p.CETROverdue || !p.CETRs[0].Overdue || p.CETRs[1].Overdue {
+		t.Errorf("overdue: %+v", p.CETRs)
+	}
+	if p.CETRs[0].Name != "CTR" || p.CETRs[1].Name != "CETR" {
+		t.Errorf("names by age on the day: %s %s", p.CETRs[0].Name, p.CETRs[1].Name)
+	}
+	if !p.KeyworkerEligible || !p.ConsentNeeded {
+		t.Errorf("18, red, parental responsibility: eligible %v, consent needed %v", p.KeyworkerEligible, p.ConsentNeeded)
+	}
+	p.Rating = Green
+	tm.Annotate(&p, now)
+	if p.KeyworkerEligible {
+		t.Error("green: not eligible")
+	}
+}
+
+func TestRestoreClocks(t *testing.T) {
+	tm := cetrTiming()
+	now := at(2026, 6, 1, 12)
+	due := CETRDue{ID: "community-x", Kind: CETRCommunity, Due: now.Add(5 * day), Ladder: Ladder{Occasion: "community-x"}}
+	s := State{Status: Active, Rating: Red, ReferredAt: at(2026, 1, 1, 0)}
+	tm.RestoreClocks(&s, ClockFacts{TransitionOn: TransitionOn(ld(2010, 1, 1)), CETRs: []CETRDue{due},
+		Sent: []SentRung{{CETRDueNotice, "community-x", 0}, {KeyworkerNeeded, occasionOf(s.ReferredAt), 0}}}, now)
+	if !s.Clocks || len(s.CETRs) != 1 || s.CETRs[0].Ladder.Done != 1 || s.KeyworkerLadder.Done != 1 {
+		t.Fatalf("restored: %+v", s)
+	}
+	if got := notices(tm.PlanPerAudience(s, now)); slices.Contains(got, "keyworker-needed") || slices.Contains(got, "cetr-due") {
+		t.Errorf("sent before: not again: %v", got)
+	}
+	// In hospital since before the clocks: no post-admission review invented, no flag.
+	b := State{Status: Active, Rating: Blue, ReferredAt: at(2026, 1, 1, 0)}
+	tm.RestoreClocks(&b, ClockFacts{TransitionOn: TransitionOn(ld(1980, 1, 1))}, now)
+	if len(b.CETRs) != 0 || !b.AdmittedAt.Equal(now) {
+		t.Errorf("blue restored: %+v", b)
+	}
+	// Referred: only the transition date.
+	r := State{Status: Referred}
+	tm.RestoreClocks(&r, ClockFacts{TransitionOn: TransitionOn(ld(2010, 1, 1))}, now)
+	if r.Clocks || r.TransitionOn.IsZero() {
+		t.Errorf("referred restored: %+v", r)
+	}
+}

@@ -155,6 +155,10 @@ type Notice struct {
 	// FromRating and ToRating describe a rag-changed notice.
 	FromRating Rating `json:"from_rating,omitempty"`
 	ToRating   Rating `json:"to_rating,omitempty"`
+	// CETRKind and Child describe a cetr-* notice: the kind of review, and
+	// whether the person is under 18 on its due day (a CETR, not a CTR).
+	CETRKind CETRKind `json:"cetr_kind,omitempty"`
+	Child    bool     `json:"child,omitempty"`
 }
 
 // Key identifies the notice for the outbox.

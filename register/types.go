@@ -149,6 +149,17 @@ type Person struct {
 	Reviews       []Review        `json:"reviews"`
 	RatingHistory []RatingChange  `json:"rating_history"`
 	Notices       []NoticeSummary `json:"notices,omitempty"`
+	// C(E)TRs, admissions, the keyworker and consent over time (issue 12).
+	CETRs          []CETR          `json:"cetrs"`
+	Admissions     []Admission     `json:"admissions"`
+	Keyworker      Keyworker       `json:"keyworker"`
+	ConsentHistory []ConsentRecord `json:"consent_history"`
+	// Computed on read from the area's settings and today: eligible for a
+	// keyworker, consent to record afresh (Parental Responsibility at 18),
+	// and C(E)TR overdue.
+	KeyworkerEligible bool `json:"keyworker_eligible"`
+	ConsentNeeded     bool `json:"consent_needed"`
+	CETROverdue       bool `json:"cetr_overdue"`
 }
 
 // Referrer is who made the referral.
