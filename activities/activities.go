@@ -42,6 +42,16 @@ func (a *Activities) LoadState(ctx context.Context, personID string) (register.S
 	return st, err
 }
 
+// LoadClocks reads what the record says about a person's clocks; the
+// workflow holds the 18th birthday, never the date of birth.
+func (a *Activities) LoadClocks(ctx context.Context, personID string) (register.ClockFacts, error) {
+	f, err := a.Store.ClockFacts(ctx, personID)
+	if register.KindOf(err) == register.KindNotFound {
+		return f, temporal.NewNonRetryableApplicationError("person not found", "not-found", err)
+	}
+	return f, err
+}
+
 // Persist writes one change, idempotently on its update id. A refusal by
 // the store (a conflict, a reused key) is final and keeps its kind, so the
 // caller hears 409 or 422 rather than 500; anything else is retried.

@@ -112,6 +112,11 @@ func DefaultCETRTiming() CETRTiming {
 	}
 }
 
+// On reports whether the clocks are configured: a timing recorded before
+// them (in an older workflow history) has none, and plans none of their
+// notices.
+func (c CETRTiming) On() bool { return c.KeyworkerMaxAge > 0 }
+
 // CETRDue is a C(E)TR the clock says is due, as the workflow tracks it.
 type CETRDue struct {
 	ID     string    `json:"id"`
@@ -240,7 +245,9 @@ func (s State) OpenCETR(id string) (CETRDue, bool) {
 // StartClocks turns the C(E)TR, keyworker, transition and consent clocks
 // on for a person, as of at: what is due for their rating now, consent from
 // when it was recorded (or at), and the keyworker ladder of this episode.
-func (t Timing) StartClocks(s *State, transitionOn, consentFrom, at time.Time) {
+// It reports, for someone accepted as blue, whether that admission had no
+// community C(E)TR before it (see OnRating).
+func (t Timing) StartClocks(s *State, transitionOn, consentFrom, at time.Time) (rootCause bool) {
 	s.Clocks = true
 	s.TransitionOn = transitionOn.UTC()
 	s.Transition = Ladder{Occasion: occasionOf(s.TransitionOn)}
@@ -250,8 +257,9 @@ func (t Timing) StartClocks(s *State, transitionOn, consentFrom, at time.Time) {
 			consentFrom = at
 		}
 		s.setConsentFrom(consentFrom)
-		t.OnRating(s, "", s.Rating, at)
+		return t.OnRating(s, "", s.Rating, at)
 	}
+	return false
 }
 
 func (s *State) setConsentFrom(at time.Time) {
@@ -376,7 +384,7 @@ func (t Timing) cetrRungs(d CETRDue, child bool) []Notice {
 // clockLadders are the ladders of the C(E)TR, keyworker, transition and
 // consent clocks, live only for an active person whose clocks are on.
 func (t Timing) clockLadders(s *State) []ladderRungs {
-	if !s.Clocks || s.Status != Active {
+	if !s.Clocks || s.Status != Active || !t.CETR.On() {
 		return nil
 	}
 	var out []ladderRungs

@@ -139,11 +139,15 @@ func syncClocks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 			return fmt.Errorf("store: C(E)TR due: %w", err)
 		}
 	}
-	if c.Status == register.Active {
-		if _, err := tx.Exec(ctx, `UPDATE cetrs SET status='cancelled', closed_at=$3, reason='no longer due: the rating changed'
-			WHERE person_id=$1 AND status IN ('due','booked') AND due IS NOT NULL AND NOT (id = ANY($2::text[]))`, c.PersonID, ids, c.At); err != nil {
-			return fmt.Errorf("store: C(E)TRs no longer due: %w", err)
-		}
+	// Off the register, every open one ends; on it, the clock's own.
+	q := `UPDATE cetrs SET status='cancelled', closed_at=$3, reason='no longer due: the rating changed'
+		WHERE person_id=$1 AND status IN ('due','booked') AND due IS NOT NULL AND NOT (id = ANY($2::text[]))`
+	if c.Status != register.Active {
+		q = `UPDATE cetrs SET status='cancelled', closed_at=$3, reason='off the register'
+			WHERE person_id=$1 AND status IN ('due','booked') AND cardinality($2::text[]) >= 0`
+	}
+	if _, err := tx.Exec(ctx, q, c.PersonID, ids, c.At); err != nil {
+		return fmt.Errorf("store: C(E)TRs no longer due: %w", err)
 	}
 	return nil
 }

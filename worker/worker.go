@@ -53,6 +53,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
 		MaxEscalations: d.Config.Timing.MaxEscalations}
 	r.RegisterActivityWithOptions(a.LoadState, activity.RegisterOptions{Name: workflows.ActivityLoadState})
+	r.RegisterActivityWithOptions(a.LoadClocks, activity.RegisterOptions{Name: workflows.ActivityLoadClocks})
 	r.RegisterActivityWithOptions(a.Persist, activity.RegisterOptions{Name: workflows.ActivityPersist})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: workflows.ActivityNotify})
 	r.RegisterActivityWithOptions(a.SkipNotices, activity.RegisterOptions{Name: workflows.ActivitySkip})

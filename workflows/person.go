@@ -215,6 +215,7 @@ type run struct {
 	loaded  bool
 	pending int
 	version workflow.Version
+	clocks  workflow.Version
 	logger  interface {
 		Info(string, ...any)
 		Warn(string, ...any)
@@ -225,6 +226,7 @@ type run struct {
 func (w *Person) Run(ctx workflow.Context, in Input) error {
 	r := &run{ctx: ctx, in: in, w: w, mu: workflow.NewMutex(ctx), logger: workflow.GetLogger(ctx)}
 	r.version = workflow.GetVersion(ctx, versionChangeID, workflow.DefaultVersion, versionNoticeGuarantee)
+	r.clocks = workflow.GetVersion(ctx, clocksChangeID, workflow.DefaultVersion, versionClocks)
 	r.readTiming()
 	// Handlers first: an update that arrives while the state loads waits
 	// for it rather than being refused as unknown.
@@ -241,6 +243,9 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 		if err := workflow.ExecuteActivity(actx, ActivityLoadState, in.PersonID).Get(ctx, &r.state); err != nil {
 			return fmt.Errorf("load state: %w", err)
 		}
+	}
+	if err := r.loadClocks(); err != nil {
+		return err
 	}
 	r.loaded = true
 	if r.state.Status == register.Referred && !r.state.Announced {
@@ -419,7 +424,12 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 		}
 		next := r.state
 		next.Actions = append([]register.ActionState(nil), r.state.Actions...)
+		next.CETRs = append([]register.CETRDue(nil), r.state.CETRs...)
 		c, notices := apply(ctx, &next, req, now)
+		if next.Clocks {
+			// The record keeps a row for each C(E)TR the clock has due.
+			c.Clocks, c.CETRDue = true, next.DueRows()
+		}
 		c.UpdateID = workflow.GetCurrentUpdateInfo(ctx).ID
 		c.PersonID = r.in.PersonID
 		c.At, c.Status = now, next.Status
@@ -472,10 +482,6 @@ func (r *run) register() error {
 	if err := workflow.SetQueryHandler(r.ctx, QuerySchedule, func() (Schedule, error) { return r.schedule(), nil }); err != nil {
 		return err
 	}
-	type reg struct {
-		name string
-		h, v any
-	}
 	regs := []reg{
 		{UpdateTriage, handle(r, r.validateTriage, r.applyTriage), validatorOf(r, r.validateTriage)},
 		{UpdateRecordReview, handle(r, r.validateReview, r.applyReview), validatorOf(r, r.validateReview)},
@@ -484,14 +490,21 @@ func (r *run) register() error {
 		{UpdateCloseAction, handle(r, validateCloseAction, applyCloseAction), validatorOf(r, validateCloseAction)},
 		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
 		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
-		{UpdateCorrectDetails, handle(r, r.validateCorrection, applyCorrection), validatorOf(r, r.validateCorrection)},
+		{UpdateCorrectDetails, handle(r, r.validateCorrection, r.applyCorrection), validatorOf(r, r.validateCorrection)},
 	}
+	regs = append(regs, r.clockRegs()...)
 	for _, g := range regs {
 		if err := r.update(g.name, g.h, g.v); err != nil {
 			return fmt.Errorf("register update %s: %w", g.name, err)
 		}
 	}
 	return nil
+}
+
+// reg is one update: its name, handler and validator.
+type reg struct {
+	name string
+	h, v any
 }
 
 // SetKey attaches the caller's scoped Idempotency-Key to a request.
