@@ -18,7 +18,9 @@ func clockTiming() register.Timing {
 	return tm
 }
 
-func dob(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, register.London) }
+func dob(y int, m time.Month, d int) time.Time {
+	return time.Date(y, m, d, 0, 0, 0, 0, register.London)
+}
 
 func clockHarness(t *testing.T, born time.Time) *harness {
 	h := newHarnessTiming(t, referred(), clockTiming())
