@@ -164,3 +164,19 @@ func TestClocksOffRefuseClockUpdates(t *testing.T) {
 	h.run(Input{PersonID: "p1"}, 20*day)
 	h.wantKinds("cetr-")
 }
+
+// A corrected date of birth moves the transition date: a person recorded
+// as an adult, corrected to 17 with a birthday within the lead, is sent
+// transition-due.
+func TestCorrectedBirthMovesTransition(t *testing.T) {
+	h := clockHarness(t, dob(1990, 5, 1))
+	h.update(0, UpdateTriage, accept(register.Green), "")
+	born := t0.In(register.London).AddDate(-18, 0, 40).Format(time.DateOnly)
+	h.update(day, UpdateCorrectDetails, CorrectRequest{Actor: admin, Correction: register.Correction{
+		Fields: []string{"date_of_birth"}, Reason: "typed wrongly",
+		Details: register.Details{GivenName: "Alex", FamilyName: "Example", DateOfBirth: born, NHSNumber: "9434765919",
+			Address: "1 High Street", Postcode: "SN1 1AA", Locality: "Swindon",
+			Consent: register.Consent{Basis: register.ParentalResponsibility, RecordedOn: "2026-01-02", RecordedBy: "Sam"}}}}, "")
+	h.run(Input{PersonID: "p1"}, 3*day)
+	h.wantKinds("transition", "transition-due@1d")
+}
