@@ -61,6 +61,20 @@ func TestBrowserCETRTimeline(t *testing.T) {
 	if st := c.submit(`main button[type="submit"]`); st != 200 {
 		t.Fatalf("keyworker: %d", st)
 	}
+	c.open("/people/" + id + "/consent")
+	if st := c.submit(`main button[type="submit"]`); st != 422 {
+		t.Errorf("consent without a basis: %d", st)
+	}
+	c.do(chromedp.Click(chromedp.ID("basis-2")))
+	c.check("consent-renew-form")
+	if st := c.submit(`main button[type="submit"]`); st != 200 {
+		t.Fatalf("consent: %d", st)
+	}
+	if got := c.text(`[data-testid="consent-history"]`); !strings.Contains(got, "Renewed") {
+		t.Errorf("consent history: %q", got)
+	}
+	c.open("/people/" + id + "/consent/withdraw")
+	c.check("consent-withdraw-form")
 	// Admitted after the C(E)TR: preceded; a post-admission and an interim review due.
 	s.update(id, workflows.UpdateChangeRating, workflows.RatingRequest{Actor: s.actor("coord@example.org"), Rating: register.Blue, Reason: "admitted"})
 	c.open("/people/" + id + "#cetrs")

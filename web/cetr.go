@@ -27,6 +27,10 @@ func (s *server) cetrRoutes(r chi.Router) {
 	coord.Post("/cetrs/{cetr_id}/cancel", s.cetrPost("cancel"))
 	coord.Get("/keyworker", s.keyworkerForm)
 	coord.Post("/keyworker", s.keyworkerPost)
+	coord.Get("/consent", s.consentForm(false))
+	coord.Post("/consent", s.consentPost(false))
+	coord.Get("/consent/withdraw", s.consentForm(true))
+	coord.Post("/consent/withdraw", s.consentPost(true))
 }
 
 var cetrTitles = map[string]string{"book": "Book a C(E)TR", "record": "Record a C(E)TR as held", "cancel": "Cancel a C(E)TR"}
@@ -197,4 +201,58 @@ func (s *server) monthlyReturn(w http.ResponseWriter, r *http.Request) {
 		"from-day": {"1"}, "from-month": {strconv.Itoa(int(m.Month()))}, "from-year": {strconv.Itoa(m.Year())},
 		"to-day": {strconv.Itoa(last.Day())}, "to-month": {strconv.Itoa(int(last.Month()))}, "to-year": {strconv.Itoa(last.Year())}}
 	seeOther(w, r, "/reports?"+q.Encode()+"#cetr")
+}
+
+// consentSpecs are the fields of consent renewed, or withdrawn.
+func consentSpecs(withdraw bool) []spec {
+	if withdraw {
+		return []spec{{Name: "reason", Label: "Why consent is withdrawn", Required: "Enter why consent is withdrawn"}}
+	}
+	return []spec{{Name: "basis", Label: "Basis of consent", Kind: radioField, Required: "Choose the basis of consent"},
+		{Name: "details", Label: "About consent"}}
+}
+
+var consentTitles = map[bool]string{false: "Record consent renewed", true: "Record consent withdrawn"}
+
+func (s *server) consentForm(withdraw bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.activePerson(w, r)
+		if !ok {
+			return
+		}
+		s.showChange(w, r, http.StatusOK, "consent", consentTitles[withdraw], newForm(consentSpecs(withdraw), nil), changePage{P: p, Op: withdrawOp(withdraw)})
+	}
+}
+
+func withdrawOp(withdraw bool) string {
+	if withdraw {
+		return "withdraw"
+	}
+	return "renew"
+}
+
+func (s *server) consentPost(withdraw bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p, ok := s.activePerson(w, r)
+		if !ok {
+			return
+		}
+		f := newForm(consentSpecs(withdraw), r.PostForm)
+		a := s.actor(r)
+		in := register.ConsentInput{Withdraw: withdraw, RecordedOn: s.now().In(register.London).Format(time.DateOnly), RecordedBy: a.Email}
+		next := "/people/" + p.ID + "?done=consent"
+		if withdraw {
+			if in.Details = f.text("reason"); strings.TrimSpace(in.Details) == "" {
+				f.fail("reason", "required")
+			}
+			next = "/people/" + p.ID + "?done=withdrawn"
+		} else {
+			in.Basis, in.Details = register.ConsentBasis(f.get("basis")), f.text("details")
+			if in.Basis == "" {
+				f.fail("basis", "required")
+			}
+		}
+		s.submit(w, r, change{"consent", consentTitles[withdraw], changePage{P: p, Op: withdrawOp(withdraw)}}, f, p.ID,
+			update{workflows.UpdateConsent, workflows.ConsentRequest{Actor: a, Consent: in}, nil}, next)
+	}
 }
