@@ -3,11 +3,19 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
+	"github.com/bsw-dsr/dsr/activities"
+	"github.com/bsw-dsr/dsr/codec"
+	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/mail"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
 )
 
 // fastClocks is fast() with the C(E)TR clocks at second scale: a community
@@ -208,6 +216,74 @@ func TestConsentWithdrawnNoMailAfter(t *testing.T) {
 	for _, m := range s.smtp.Messages() {
 		if m.Header.Get("X-DSR-Person") == id && m.Received.After(withdrawn.Add(time.Second)) {
 			t.Errorf("%s sent %v after withdrawal", m.Header.Get("X-DSR-Kind"), m.Received.Sub(withdrawn))
+		}
+	}
+}
+
+// The monthly return: its Schedule exists (days 1 to 7, London); the
+// mail goes once to each commissioner and DSR_MONTHLY_RETURN_TO address,
+// links to the month's return, and carries no counts.
+func TestMonthlyReturnMail(t *testing.T) {
+	t.Parallel()
+	s := newStackEdit(t, fastClocks(), codec.GenerateKey(), func(c *config.Config) { c.MonthlyReturnTo = "at.team@example.org" })
+	ctx := context.Background()
+	var desc *client.ScheduleDescription
+	waitUntil(t, 20*time.Second, func() bool {
+		var err error
+		desc, err = s.client.ScheduleClient().GetHandle(ctx, workflows.MonthlyReturnScheduleID).Describe(ctx)
+		return err == nil
+	})
+	if spec := desc.Schedule.Spec; spec.TimeZoneName != "Europe/London" || len(spec.CronExpressions) == 0 && len(spec.Calendars) == 0 {
+		t.Errorf("schedule spec: %+v", spec)
+	}
+	mailer, err := mail.NewSMTP(s.cfg.SMTP, s.cfg.MailFrom, s.logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &activities.MonthlyReturns{Activities: &activities.Activities{Store: s.store, Mailer: mailer, BaseURL: s.cfg.BaseURL, Logger: s.logger},
+		ExtraTo: s.cfg.MonthlyReturnTo}
+	for range 2 { // a retried run sends nothing twice
+		if err := m.SendMonthlyReturn(ctx, "2026-11"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	for _, c := range s.smtp.Messages() {
+		if c.Header.Get("X-DSR-Kind") != "monthly-return" {
+			continue
+		}
+		for _, to := range c.To {
+			got[strings.ToLower(to)]++
+		}
+		text := c.Text()
+		if !strings.Contains(text, s.cfg.BaseURL+"/reports/returns/2026-11") {
+			t.Errorf("no link to the return:\n%s", text)
+		}
+		rest := strings.NewReplacer(s.cfg.BaseURL, "", "2026-11", "", "90%", "").Replace(text)
+		if strings.ContainsAny(rest, "0123456789") {
+			t.Errorf("the mail carries a number:\n%s", text)
+		}
+	}
+	if got["comm@example.org"] != 1 || got["at.team@example.org"] != 1 || len(got) != 2 {
+		t.Errorf("monthly return mail to %v, want once each to the commissioner and DSR_MONTHLY_RETURN_TO", got)
+	}
+	// The link opens that month's reports page for a commissioner.
+	b, _ := s.browserFor("comm@example.org")
+	resp, err := b.Get(s.api.URL + "/reports/returns/2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "from-month=11") || !strings.Contains(loc, "to-day=30") {
+		t.Errorf("return link: %d %s", resp.StatusCode, loc)
+	}
+}
+
+func waitUntil(t *testing.T, within time.Duration, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !ok(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s", within)
 		}
 	}
 }
