@@ -195,6 +195,9 @@ var webPolicy = []policyRoute{
 	{"POST", "/people/{id}/cetrs/{cetr_id}/cancel", cetrPath("/people/{id}/cetrs/{cetr_id}/cancel"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/keyworker", personPath("/people/{id}/keyworker"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/keyworker", personPath("/people/{id}/keyworker"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	// No admission waits for a root-cause review on the fixture: 404 past the role check.
+	{"GET", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), "", true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/consent", personPath("/people/{id}/consent"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/consent", personPath("/people/{id}/consent"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/consent/withdraw", personPath("/people/{id}/consent/withdraw"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},

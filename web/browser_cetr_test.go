@@ -92,4 +92,23 @@ func TestBrowserCETRTimeline(t *testing.T) {
 	}
 	c.do(chromedp.ScrollIntoView(`#cetrs`))
 	c.check("record-cetr-timeline")
+
+	// Admitted with no C(E)TR before it: flagged; the coordinator records
+	// the root-cause review's outcome.
+	other := s.refer("Rob", "Example", nhsNumber(7101), "pat@example.org")
+	s.accept(other, register.Amber)
+	s.update(other, workflows.UpdateChangeRating, workflows.RatingRequest{Actor: s.actor("coord@example.org"), Rating: register.Blue, Reason: "admitted"})
+	c.open("/people/" + other)
+	if got := c.text(`[data-testid="admissions"]`); !strings.Contains(got, "Root-cause review needed") {
+		t.Fatalf("admission not flagged: %q", got)
+	}
+	c.submit(`a[href$="/root-cause"]`)
+	c.check("root-cause-form")
+	c.typeIn("outcome", "No crisis bed in the area; community C(E)TR not called in time.")
+	if st := c.submit(`main button[type="submit"]`); st != 200 {
+		t.Fatalf("root cause: %d", st)
+	}
+	if got := c.text(`[data-testid="admissions"]`); !strings.Contains(got, "root-cause review: No crisis bed") {
+		t.Errorf("outcome not shown: %q", got)
+	}
 }

@@ -27,6 +27,8 @@ func (s *server) cetrRoutes(r chi.Router) {
 	coord.Post("/cetrs/{cetr_id}/cancel", s.cetrPost("cancel"))
 	coord.Get("/keyworker", s.keyworkerForm)
 	coord.Post("/keyworker", s.keyworkerPost)
+	coord.Get("/root-cause", s.rootCauseForm)
+	coord.Post("/root-cause", s.rootCausePost)
 	coord.Get("/consent", s.consentForm(false))
 	coord.Post("/consent", s.consentPost(false))
 	coord.Get("/consent/withdraw", s.consentForm(true))
@@ -255,4 +257,51 @@ func (s *server) consentPost(withdraw bool) http.HandlerFunc {
 		s.submit(w, r, change{"consent", consentTitles[withdraw], changePage{P: p, Op: withdrawOp(withdraw)}}, f, p.ID,
 			update{workflows.UpdateConsent, workflows.ConsentRequest{Actor: a, Consent: in}, nil}, next)
 	}
+}
+
+func rootCauseSpecs() []spec {
+	return []spec{{Name: "outcome", Label: "Outcome of the root-cause review", Required: "Enter the outcome of the root-cause review"}}
+}
+
+// flaggedAdmission is the record's admission waiting for its root-cause
+// outcome, the latest first.
+func (s *server) flaggedAdmission(w http.ResponseWriter, r *http.Request, p register.Person) (register.Admission, bool) {
+	for i := len(p.Admissions) - 1; i >= 0; i-- {
+		if p.Admissions[i].RootCauseNeeded() {
+			return p.Admissions[i], true
+		}
+	}
+	s.renderError(w, r, register.NotFound("admission waiting for a root-cause review"))
+	return register.Admission{}, false
+}
+
+func (s *server) rootCauseForm(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
+		return
+	}
+	a, ok := s.flaggedAdmission(w, r, p)
+	if !ok {
+		return
+	}
+	s.showChange(w, r, http.StatusOK, "rootcause", "Root-cause review", newForm(rootCauseSpecs(), nil), changePage{P: p, Admission: a})
+}
+
+func (s *server) rootCausePost(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
+		return
+	}
+	a, ok := s.flaggedAdmission(w, r, p)
+	if !ok {
+		return
+	}
+	f := newForm(rootCauseSpecs(), r.PostForm)
+	outcome := f.text("outcome")
+	if strings.TrimSpace(outcome) == "" {
+		f.fail("outcome", "required")
+	}
+	req := workflows.RootCauseRequest{Actor: s.actor(r), RootCause: register.RootCauseInput{AdmittedAt: a.AdmittedAt, Outcome: outcome}}
+	s.submit(w, r, change{"rootcause", "Root-cause review", changePage{P: p, Admission: a}}, f, p.ID,
+		update{workflows.UpdateRootCause, req, nil}, "/people/"+p.ID+"?done=root-cause#cetrs")
 }

@@ -25,6 +25,8 @@ type changePage struct {
 	Emails []string        // the named professionals' emails, as a hint
 	CETR   register.CETR   // the C(E)TR being booked, recorded or cancelled
 	Op     string          // book, record or cancel
+	// Admission is the admission whose root-cause outcome is recorded.
+	Admission register.Admission
 }
 
 // problem is a form-wide error (not about one field), shown in the error

@@ -108,6 +108,7 @@ var banners = map[string]string{
 	"cetr-record":   "C(E)TR recorded as held. Its recommendations are on the action plan.",
 	"cetr-cancel":   "C(E)TR cancelled. The reason is kept on the record.",
 	"keyworker":     "Keyworker recorded.",
+	"root-cause":    "Root-cause review outcome recorded.",
 	"consent":       "Consent recorded. It will be revisited a year from now.",
 	"withdrawn":     "Consent withdrawn: the person is off the register. The record and the reason are kept.",
 }
