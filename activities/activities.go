@@ -42,6 +42,16 @@ func (a *Activities) LoadState(ctx context.Context, personID string) (register.S
 	return st, err
 }
 
+// LoadClocks reads what the record says about a person's clocks; the
+// workflow holds the 18th birthday, never the date of birth.
+func (a *Activities) LoadClocks(ctx context.Context, personID string) (register.ClockFacts, error) {
+	f, err := a.Store.ClockFacts(ctx, personID)
+	if register.KindOf(err) == register.KindNotFound {
+		return f, temporal.NewNonRetryableApplicationError("person not found", "not-found", err)
+	}
+	return f, err
+}
+
 // Persist writes one change, idempotently on its update id. A refusal by
 // the store (a conflict, a reused key) is final and keeps its kind, so the
 // caller hears 409 or 422 rather than 500; anything else is retried.
@@ -184,6 +194,8 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 		FromRating:     string(n.FromRating),
 		ToRating:       string(n.ToRating),
 		ManagerMissing: managerMissing,
+		CETRKind:       string(n.CETRKind),
+		Child:          n.Child,
 	}
 	if n.Kind == register.DeliveryFailed {
 		failed, _, _ := strings.Cut(n.Occasion, "/")
@@ -268,15 +280,30 @@ func (a *Activities) recipients(ctx context.Context, personID string, n register
 	}
 	professionals := func() ([]string, []register.Professional, error) {
 		ps, err := a.Store.Professionals(ctx, personID)
+		if err != nil {
+			return nil, nil, err
+		}
 		var emails []string
 		for _, p := range ps {
 			emails = append(emails, p.Email)
 		}
+		// A named keyworker hears what a named professional hears.
+		kw, err := a.Store.KeyworkerEmail(ctx, personID)
+		if kw != "" {
+			emails = append(emails, kw)
+		}
 		return emails, ps, err
 	}
 	switch n.Kind {
-	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed:
+	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed,
+		register.KeyworkerNeeded, register.TransitionDue, register.ConsentReviewDue:
 		return store.Dedupe(coordinators), false, nil
+	case register.CETRDueNotice, register.CETROverdue:
+		emails, _, err := professionals()
+		return store.Dedupe(emails, coordinators), false, err
+	case register.CETREscalated:
+		leads, err := a.Store.CETRLeads(ctx)
+		return store.Dedupe(leads, coordinators), false, err
 	case register.ReferralDeclined:
 		e, err := a.Store.ReferrerEmail(ctx, personID)
 		return store.Dedupe([]string{e}), false, err

@@ -140,6 +140,9 @@ func Summary(ctx context.Context, st *store.Store, cfg config.Config, from, to t
 	if err != nil {
 		return report.Summary{}, err
 	}
+	if raw.CETR, err = st.CETRCounts(ctx, from, to, cfg.Timing.CETR.KeyworkerMaxAge, cfg.Timing.CETR.KeyworkerRatings); err != nil {
+		return report.Summary{}, err
+	}
 	return report.Build(raw, ReportDimensions(cfg.Localities), threshold), nil
 }
 

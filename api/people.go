@@ -27,6 +27,9 @@ type people struct {
 	temporal  client.Client
 	referrals *starter.Referrals
 	now       func() time.Time
+	// timing is the area's clocks, for what a record shows computed
+	// (keyworker eligibility, consent needed, C(E)TR overdue).
+	timing register.Timing
 }
 
 func (p *people) routes(r chi.Router) {
@@ -45,6 +48,7 @@ func (p *people) routes(r chi.Router) {
 		r.With(requireRole("coordinator")).Post("/actions/{action_id}/cancel", p.closeAction(true))
 		r.With(requireRole("coordinator")).Put("/professionals", p.professionals)
 		r.With(requireRole("coordinator")).Post("/discharge", p.discharge)
+		p.cetrRoutes(r)
 	})
 }
 
@@ -134,6 +138,7 @@ func (p *people) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	p.timing.Annotate(&person, p.now())
 	writeJSON(w, http.StatusOK, person)
 }
 
@@ -155,6 +160,16 @@ func (p *people) list(w http.ResponseWriter, r *http.Request) {
 	default:
 		fields["overdue"] = "must be true or false"
 	}
+	for name, to := range map[string]*bool{"cetr_overdue": &f.CETROverdue, "no_keyworker": &f.NoKeyworker} {
+		switch q.Get(name) {
+		case "", "false":
+		case "true":
+			*to = true
+		default:
+			fields[name] = "must be true or false"
+		}
+	}
+	f.KeyworkerMaxAge, f.KeyworkerRatings = p.timing.CETR.KeyworkerMaxAge, p.timing.CETR.KeyworkerRatings
 	f.Limit = parseLimit(q.Get("limit"), 500, fields)
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))

@@ -175,6 +175,7 @@ func userAdd(ctx context.Context, env Env, cfg config.Config, args []string) err
 	fs.StringVar(&u.Role, "role", "", "one of "+strings.Join(store.Roles, ", "))
 	fs.StringVar(&u.Team, "team", "", "team or organisation (optional)")
 	fs.StringVar(&u.ManagerEmail, "manager-email", "", "their manager's email, for escalations (optional)")
+	fs.BoolVar(&u.CETRLead, "cetr-lead", false, "a C(E)TR lead: receives cetr-escalated (optional)")
 	expires := fs.String("expires", "365d", "how long the new token lasts (Go duration or Nd days)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{"user add: " + err.Error()}

@@ -83,6 +83,10 @@ type Config struct {
 	// "key=json-value;..."): for measuring a setting, as the Temporal
 	// CLI's --dynamic-config-value does.
 	DevTemporalConfig map[string]any
+	// MonthlyReturnTo, when set, is extra addresses (commas) the monthly
+	// return's mail goes to besides the users with the commissioner role
+	// (DSR_MONTHLY_RETURN_TO).
+	MonthlyReturnTo string
 }
 
 // WorkerTuning is the Temporal worker's concurrency.
@@ -204,6 +208,17 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.RetainClosedFor, err = retention(get("DSR_RETAIN_CLOSED_FOR", DefaultRetainClosedFor)); err != nil {
 		return Config{}, err
+	}
+	if c.Timing.CETR, err = cetrTiming(get); err != nil {
+		return Config{}, err
+	}
+	c.MonthlyReturnTo = get("DSR_MONTHLY_RETURN_TO", "")
+	if c.MonthlyReturnTo != "" {
+		for _, a := range strings.Split(c.MonthlyReturnTo, ",") {
+			if _, err := mail.ParseAddress(strings.TrimSpace(a)); err != nil {
+				return Config{}, &FieldError{"DSR_MONTHLY_RETURN_TO", fmt.Sprintf("%q is not an email address", strings.TrimSpace(a))}
+			}
+		}
 	}
 	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
 		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
@@ -416,6 +431,77 @@ func (c Config) requireStores() error {
 		return &FieldError{"DSR_PAYLOAD_KEY", "required (every Temporal client encrypts payloads; generate one with: dsr keygen)"}
 	}
 	return nil
+}
+
+// cetrTiming reads the C(E)TR, keyworker, transition and consent clocks'
+// settings; each default is register.DefaultCETRTiming's.
+func cetrTiming(get func(k, def string) string) (register.CETRTiming, error) {
+	c := register.DefaultCETRTiming()
+	days := func(d time.Duration) string { return strconv.Itoa(int(d/(24*time.Hour))) + "d" }
+	durations := []struct {
+		name string
+		to   *time.Duration
+	}{
+		{"DSR_CETR_COMMUNITY_WITHIN", &c.CommunityWithin},
+		{"DSR_CETR_POST_ADMISSION_ADULT", &c.PostAdmissionAdult},
+		{"DSR_CETR_POST_ADMISSION_CHILD", &c.PostAdmissionChild},
+		{"DSR_TRANSITION_LEAD", &c.TransitionLead},
+		{"DSR_CONSENT_REVIEW_EVERY", &c.ConsentReviewEvery},
+	}
+	for _, d := range durations {
+		v, err := duration(d.name, get(d.name, days(*d.to)))
+		if err != nil {
+			return c, err
+		}
+		*d.to = v
+	}
+	ints := []struct {
+		name string
+		to   *int
+	}{
+		{"DSR_CETR_INTERIM_WORKDAYS", &c.InterimWorkdays},
+		{"DSR_CETR_INPATIENT_ADULT_MONTHS", &c.InpatientAdultMonths},
+		{"DSR_CETR_INPATIENT_SECURE_MONTHS", &c.InpatientSecureMonths},
+		{"DSR_CETR_INPATIENT_CHILD_MONTHS", &c.InpatientChildMonths},
+		{"DSR_CETR_LOOKBACK_MONTHS", &c.LookBackMonths},
+		{"DSR_KEYWORKER_MAX_AGE", &c.KeyworkerMaxAge},
+	}
+	for _, n := range ints {
+		v, err := positiveInt(n.name, get(n.name, strconv.Itoa(*n.to)))
+		if err != nil {
+			return c, err
+		}
+		*n.to = v
+	}
+	if c.KeyworkerMaxAge < 18 {
+		return c, &FieldError{"DSR_KEYWORKER_MAX_AGE", "must be 18 or more (the keyworker age is counted from the 18th birthday)"}
+	}
+	var err error
+	if c.CommunityRatings, err = ratings("DSR_CETR_RATINGS", get("DSR_CETR_RATINGS", "red")); err != nil {
+		return c, err
+	}
+	if slices.Contains(c.CommunityRatings, register.Blue) {
+		return c, &FieldError{"DSR_CETR_RATINGS", "blue is an admission: its reviews are post-admission and inpatient"}
+	}
+	if c.KeyworkerRatings, err = ratings("DSR_KEYWORKER_RATINGS", get("DSR_KEYWORKER_RATINGS", "red,amber,blue")); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ratings reads "red,amber": ratings separated by commas.
+func ratings(name, v string) ([]register.Rating, error) {
+	var out []register.Rating
+	for _, p := range strings.Split(v, ",") {
+		r := register.Rating(strings.ToLower(strings.TrimSpace(p)))
+		if !r.Valid() {
+			return nil, &FieldError{name, fmt.Sprintf("%q is not one of red, amber, green, blue", strings.TrimSpace(p))}
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 func workerTuning(get func(k, def string) string) (WorkerTuning, error) {

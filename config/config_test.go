@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -141,6 +142,18 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_WORKER_ACTIVITIES", "1.5"},
 		{"DSR_DEV_TEMPORAL_CONFIG", "matching.numTaskqueueReadPartitions"},
 		{"DSR_DEV_TEMPORAL_CONFIG", "history.shardIOConcurrency=four"},
+		{"DSR_CETR_COMMUNITY_WITHIN", "0d"},
+		{"DSR_CETR_POST_ADMISSION_CHILD", "two weeks"},
+		{"DSR_CETR_INTERIM_WORKDAYS", "0"},
+		{"DSR_CETR_INPATIENT_SECURE_MONTHS", "x"},
+		{"DSR_CETR_LOOKBACK_MONTHS", "-6"},
+		{"DSR_CETR_RATINGS", "red,purple"},
+		{"DSR_CETR_RATINGS", "blue"},
+		{"DSR_KEYWORKER_MAX_AGE", "17"},
+		{"DSR_KEYWORKER_RATINGS", "reds"},
+		{"DSR_TRANSITION_LEAD", "0"},
+		{"DSR_CONSENT_REVIEW_EVERY", "yearly"},
+		{"DSR_MONTHLY_RETURN_TO", "ops@example.org, nope"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))
@@ -214,6 +227,26 @@ func TestRequire(t *testing.T) {
 	c, _ = Load(env(append(http, "DSR_ALLOW_HTTP", "1")...))
 	if err := c.RequireAPI(); err != nil {
 		t.Errorf("RequireAPI over http:// with DSR_ALLOW_HTTP=1: %v", err)
+	}
+}
+
+func TestCETRDefaultsAndSettings(t *testing.T) {
+	c, err := Load(env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.Timing.CETR, register.DefaultCETRTiming()) {
+		t.Errorf("defaults = %+v", c.Timing.CETR)
+	}
+	c, err = Load(env("DSR_CETR_RATINGS", "Red, amber", "DSR_CETR_COMMUNITY_WITHIN", "10s", "DSR_KEYWORKER_MAX_AGE", "24",
+		"DSR_CETR_INPATIENT_CHILD_MONTHS", "2", "DSR_CONSENT_REVIEW_EVERY", "180d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.Timing.CETR
+	if !reflect.DeepEqual(got.CommunityRatings, []register.Rating{register.Red, register.Amber}) || got.CommunityWithin != 10*time.Second ||
+		got.KeyworkerMaxAge != 24 || got.InpatientChildMonths != 2 || got.ConsentReviewEvery != 180*24*time.Hour {
+		t.Errorf("settings = %+v", got)
 	}
 }
 

@@ -41,7 +41,7 @@ var principals = []principal{
 
 // fixture is the record the matrix aims at: sw@ and nurse@ are named on
 // it, sw@'s manager is mgr@, and sw@ owns one open action.
-type matrixFixture struct{ person, action string }
+type matrixFixture struct{ person, action, cetr string }
 
 // route is one route of the router and what each principal must get.
 type policyRoute struct {
@@ -80,6 +80,12 @@ func pathOf(p string) func(matrixFixture) string { return func(matrixFixture) st
 func personPath(p string) func(matrixFixture) string {
 	return func(f matrixFixture) string { return strings.ReplaceAll(p, "{id}", f.person) }
 }
+func cetrPath(p string) func(matrixFixture) string {
+	return func(f matrixFixture) string {
+		return strings.ReplaceAll(strings.ReplaceAll(p, "{id}", f.person), "{cetr_id}", f.cetr)
+	}
+}
+
 func actionPath(p string) func(matrixFixture) string {
 	return func(f matrixFixture) string {
 		return strings.ReplaceAll(strings.ReplaceAll(p, "{id}", f.person), "{action_id}", f.action)
@@ -116,6 +122,18 @@ var apiPolicy = []policyRoute{
 	{"POST", "/api/v1/people/{id}/actions/{action_id}/cancel", actionPath("/api/v1/people/{id}/actions/{action_id}/cancel"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"PUT", "/api/v1/people/{id}/professionals", personPath("/api/v1/people/{id}/professionals"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/api/v1/people/{id}/discharge", personPath("/api/v1/people/{id}/discharge"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	// C(E)TRs: booked and recorded by whoever may record a review;
+	// cancelled, and the keyworker, consent, inpatient news and root-cause
+	// outcome, by coordinators.
+	{"POST", "/api/v1/people/{id}/cetrs", personPath("/api/v1/people/{id}/cetrs"), bogusBody, false, codes(xNoAuth, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/cetrs/{cetr_id}/book", cetrPath("/api/v1/people/{id}/cetrs/{cetr_id}/book"), bogusBody, false, codes(xNoAuth, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/cetrs/{cetr_id}/record", cetrPath("/api/v1/people/{id}/cetrs/{cetr_id}/record"), bogusBody, false, codes(xNoAuth, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/cetrs/{cetr_id}/cancel", cetrPath("/api/v1/people/{id}/cetrs/{cetr_id}/cancel"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"PUT", "/api/v1/people/{id}/keyworker", personPath("/api/v1/people/{id}/keyworker"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/consent", personPath("/api/v1/people/{id}/consent"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/consent/withdraw", personPath("/api/v1/people/{id}/consent/withdraw"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/inpatient", personPath("/api/v1/people/{id}/inpatient"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/people/{id}/root-cause", personPath("/api/v1/people/{id}/root-cause"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/api/v1/reports/summary", pathOf("/api/v1/reports/summary"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/api/v1/reports/summary.csv", pathOf("/api/v1/reports/summary.csv"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/api/v1/audit", pathOf("/api/v1/audit"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xOK)},
@@ -168,6 +186,22 @@ var webPolicy = []policyRoute{
 	{"POST", "/people/{id}/correct", personPath("/people/{id}/correct"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/export", personPath("/people/{id}/export"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/reports", pathOf("/reports"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
+	{"GET", "/reports/returns/{month}", pathOf("/reports/returns/2026-11"), "", true, codes(xSeeOther, xSeeOther, xForbidden, xForbidden, xForbidden, xSeeOther, xForbidden)},
+	{"GET", "/people/{id}/cetrs/{cetr_id}/book", cetrPath("/people/{id}/cetrs/{cetr_id}/book"), "", true, codes(xSeeOther, xOK, xOK, xNotFound, xOK, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/cetrs/{cetr_id}/book", cetrPath("/people/{id}/cetrs/{cetr_id}/book"), withToken, true, codes(xSeeOther, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/cetrs/{cetr_id}/record", cetrPath("/people/{id}/cetrs/{cetr_id}/record"), "", true, codes(xSeeOther, xOK, xOK, xNotFound, xOK, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/cetrs/{cetr_id}/record", cetrPath("/people/{id}/cetrs/{cetr_id}/record"), withToken, true, codes(xSeeOther, xInvalid, xInvalid, xNotFound, xInvalid, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/cetrs/{cetr_id}/cancel", cetrPath("/people/{id}/cetrs/{cetr_id}/cancel"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/cetrs/{cetr_id}/cancel", cetrPath("/people/{id}/cetrs/{cetr_id}/cancel"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/keyworker", personPath("/people/{id}/keyworker"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/keyworker", personPath("/people/{id}/keyworker"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	// No admission waits for a root-cause review on the fixture: 404 past the role check.
+	{"GET", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), "", true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/consent", personPath("/people/{id}/consent"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/consent", personPath("/people/{id}/consent"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/people/{id}/consent/withdraw", personPath("/people/{id}/consent/withdraw"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/consent/withdraw", personPath("/people/{id}/consent/withdraw"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/reports.csv", pathOf("/reports.csv"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 }
 
@@ -266,6 +300,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 	s.must(http.StatusCreated, "coord@example.org", "POST", "/people/"+id+"/actions",
 		map[string]any{"description": "Arrange respite", "owner_email": "sw@example.org", "due": time.Now().Add(48 * time.Hour).Format(time.RFC3339)}, &act)
 	fx := matrixFixture{person: id, action: act.ID}
+	// Accepted as red: a community C(E)TR is due.
+	rec, err := s.store.GetPerson(context.Background(), id)
+	if err != nil || len(rec.CETRs) == 0 {
+		t.Fatalf("no C(E)TR due on a red record: %v %+v", err, rec.CETRs)
+	}
+	fx.cetr = rec.CETRs[0].ID
 
 	all := append(slices.Clone(apiPolicy), webPolicy...)
 	policy := map[string]policyRoute{}

@@ -33,7 +33,9 @@ func TestRecordHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newStackWithKey(t, fast(), string(key))
+	// With the C(E)TR clocks at second scale, so histories of the
+	// cetr-clocks version carry their ladders and updates.
+	s := newStackWithKey(t, fastClocks(), string(key))
 
 	// A whole life: referral, accepted red, the full review ladder, a
 	// review with an action, a rating change, the action completed,
@@ -50,6 +52,14 @@ func TestRecordHistories(t *testing.T) {
 	s.must(http.StatusOK, "coord@example.org", "GET", "/people/"+id, nil, &rec)
 	s.must(http.StatusOK, "sw@example.org", "PUT", "/people/"+id+"/rag", map[string]any{"rag": "red", "reason": "placement breaking down"}, nil)
 	s.must(http.StatusOK, "sw@example.org", "POST", "/people/"+id+"/actions/"+rec.Actions[0].ID+"/complete", map[string]any{"outcome": "respite booked"}, nil)
+	if os.Getenv("DSR_RECORD_HISTORIES") != "1" {
+		// The clocks' updates (cetr-clocks): an LAEP meeting held, the
+		// keyworker, consent renewed.
+		s.must(http.StatusCreated, "sw@example.org", "POST", "/people/"+id+"/cetrs", map[string]any{
+			"kind": "laep", "held_at": time.Now().UTC().Format(time.RFC3339), "chair": "Dr Chair"}, nil)
+		s.must(http.StatusOK, "coord@example.org", "PUT", "/people/"+id+"/keyworker", map[string]any{"name": "Kay Worker", "email": "kw@example.org"}, nil)
+		s.must(http.StatusOK, "coord@example.org", "POST", "/people/"+id+"/consent", map[string]any{"basis": "informed_consent", "details": "asked again"}, nil)
+	}
 	s.must(http.StatusOK, "coord@example.org", "PUT", "/people/"+id+"/professionals", map[string]any{"professionals": []map[string]any{
 		{"name": "Sam Worker", "role": "Social worker", "organisation": "SBC", "email": "sw@example.org", "manager_email": "mgr@example.org"}}}, nil)
 	s.must(http.StatusOK, "coord@example.org", "POST", "/people/"+id+"/discharge", map[string]any{"reason": "moved out of area"}, nil)

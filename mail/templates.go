@@ -48,7 +48,21 @@ type NoticeData struct {
 	// server refused for good (bare addresses only).
 	FailedKind string
 	Refused    []string
+	// CETRKind is the kind of C(E)TR a cetr-* notice is about (one of
+	// CETRKinds), and Child whether the person is under 18 on its due day.
+	CETRKind string
+	Child    bool
+	// Month is the monthly return's month, YYYY-MM.
+	Month string
 }
+
+// CETRKinds are the kinds a cetr-* notice may name.
+var CETRKinds = map[string]string{
+	"community": "community %s", "laep": "LAEP meeting", "post-admission": "post-admission %s",
+	"interim": "interim %s", "inpatient": "inpatient %s",
+}
+
+var monthPattern = regexp.MustCompile(`^\d{4}-(0[1-9]|1[0-2])$`)
 
 // DigestCounts are the digest's numbers, over the people the recipient can
 // see.
@@ -64,6 +78,8 @@ var Kinds = []string{
 	"review-due", "review-overdue", "review-escalated",
 	"action-due", "action-overdue", "action-escalated",
 	"rag-changed", "delivery-failed", "digest", "referral-duplicate",
+	"cetr-due", "cetr-overdue", "cetr-escalated", "keyworker-needed", "transition-due", "consent-review-due",
+	"monthly-return",
 }
 
 //go:embed templates/*.tmpl
@@ -109,6 +125,8 @@ type view struct {
 	ToMeaning  string
 	Subject    string // for the HTML title
 	Escalation string // "escalation 2 of 3"
+	// CETRTitle is "community CETR", "post-admission CTR", ...
+	CETRTitle string
 	// Digest totals over reviews and actions.
 	DueSoon, Overdue, Escalated int
 }
@@ -167,6 +185,15 @@ func newView(d NoticeData) (view, error) {
 		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 		return v, errors.New("link is not a plain http(s) URL without user, query or fragment")
 	}
+	if d.Kind == "monthly-return" {
+		if d.PersonID != "" {
+			return v, errors.New("a monthly return is about no one person")
+		}
+		if !monthPattern.MatchString(d.Month) {
+			return v, errors.New("month is not YYYY-MM")
+		}
+		return v, nil
+	}
 	if d.Kind == "digest" {
 		if d.PersonID != "" {
 			return v, errors.New("a digest is about no one person")
@@ -195,9 +222,24 @@ func newView(d NoticeData) (view, error) {
 		v.Due = v.DueDay + " at " + t.Format("15:04")
 	}
 	switch d.Kind {
-	case "review-due", "review-overdue", "review-escalated", "action-due", "action-overdue", "action-escalated":
+	case "review-due", "review-overdue", "review-escalated", "action-due", "action-overdue", "action-escalated",
+		"cetr-due", "cetr-overdue", "cetr-escalated", "transition-due", "consent-review-due":
 		if d.DueAt.IsZero() {
 			return v, errors.New("no due time")
+		}
+	}
+	if strings.HasPrefix(d.Kind, "cetr-") {
+		f, ok := CETRKinds[d.CETRKind]
+		if !ok {
+			return v, fmt.Errorf("C(E)TR kind %q is not one of the kinds", d.CETRKind)
+		}
+		name := "CTR"
+		if d.Child {
+			name = "CETR"
+		}
+		v.CETRTitle = f
+		if strings.Contains(f, "%s") {
+			v.CETRTitle = fmt.Sprintf(f, name)
 		}
 	}
 	if strings.HasSuffix(d.Kind, "-escalated") {

@@ -24,11 +24,41 @@ func validData(kind string) NoticeData {
 	if kind == "digest" {
 		return NoticeData{Link: RegisterLink(base), Digest: DigestCounts{1, 2, 3, 4, 5, 6}}
 	}
+	if kind == "monthly-return" {
+		return NoticeData{Link: base + "/reports/returns/2026-11", Month: "2026-11"}
+	}
 	return NoticeData{
 		PersonID: "01J9ZP7K3M", Link: PersonLink(base, "01J9ZP7K3M"),
 		DueAt: time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC), Level: 2, MaxLevel: 3,
 		FromRating: "amber", ToRating: "red",
 		FailedKind: "review-due", Refused: []string{"sw@example.invalid"},
+		CETRKind: "post-admission", Child: true,
+	}
+}
+
+func TestCETRAndReturnNotices(t *testing.T) {
+	d := validData("cetr-overdue")
+	subject, _, _, err := Render("cetr-overdue", d)
+	if err != nil || subject != "DSR: post-admission CETR overdue" {
+		t.Errorf("child post-admission: %q %v", subject, err)
+	}
+	d.CETRKind, d.Child = "community", false
+	if subject, _, _, _ = Render("cetr-due", d); subject != "DSR: community CTR due" {
+		t.Errorf("adult community: %q", subject)
+	}
+	d.CETRKind = "Jane Smith"
+	if _, _, _, err := Render("cetr-due", d); err == nil {
+		t.Error("free text as a C(E)TR kind rendered")
+	}
+	r := validData("monthly-return")
+	for _, bad := range []NoticeData{{Link: r.Link, Month: "November"}, {Link: r.Link, Month: "2026-11", PersonID: "01J9ZP7K3M"}} {
+		if _, _, _, err := Render("monthly-return", bad); err == nil {
+			t.Errorf("rendered %+v", bad)
+		}
+	}
+	_, text, _, err := Render("monthly-return", r)
+	if err != nil || !strings.Contains(text, "2026-11") || strings.ContainsAny(strings.ReplaceAll(strings.ReplaceAll(text, "2026-11", ""), "90%", ""), "0123456789") {
+		t.Errorf("monthly return carries no counts: %v\n%s", err, text)
 	}
 }
 
@@ -96,7 +126,7 @@ func TestEveryKindRenders(t *testing.T) {
 			if strings.Contains(text, "\n\n\n") {
 				t.Error("text has runs of blank lines")
 			}
-			if kind != "digest" && !strings.Contains(text, "Record reference: "+d.PersonID) {
+			if kind != "digest" && kind != "monthly-return" && !strings.Contains(text, "Record reference: "+d.PersonID) {
 				t.Error("text has no record reference")
 			}
 		})

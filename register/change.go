@@ -23,6 +23,14 @@ const (
 	ChangeCancelAction   ChangeKind = "cancel-action"
 	ChangeProfessionals  ChangeKind = "professionals"
 	ChangeDischarge      ChangeKind = "discharge"
+	ChangeBookCETR       ChangeKind = "book-cetr"
+	ChangeRecordCETR     ChangeKind = "record-cetr"
+	ChangeCancelCETR     ChangeKind = "cancel-cetr"
+	ChangeKeyworker      ChangeKind = "keyworker"
+	ChangeConsent        ChangeKind = "consent"
+	ChangeWithdrawn      ChangeKind = "consent-withdrawn"
+	ChangeInpatient      ChangeKind = "inpatient"
+	ChangeRootCause      ChangeKind = "root-cause"
 )
 
 // IdempotencyKey is a client's Idempotency-Key as the register keeps it:
@@ -72,30 +80,45 @@ type Change struct {
 	Actor    Actor      `json:"actor"`
 	At       time.Time  `json:"at"`
 
-	Rating        Rating         `json:"rating,omitempty"`
-	FromRating    Rating         `json:"from_rating,omitempty"`
-	Reason        string         `json:"reason,omitempty"`
-	Review        *ReviewInput   `json:"review,omitempty"`
-	Actions       []NewAction    `json:"actions,omitempty"`
-	ActionID      string         `json:"action_id,omitempty"`
-	Outcome       string         `json:"outcome,omitempty"`
-	Professionals []Professional `json:"professionals,omitempty"`
-	Correction    *Correction    `json:"correction,omitempty"`
+	Rating        Rating          `json:"rating,omitempty"`
+	FromRating    Rating          `json:"from_rating,omitempty"`
+	Reason        string          `json:"reason,omitempty"`
+	Review        *ReviewInput    `json:"review,omitempty"`
+	Actions       []NewAction     `json:"actions,omitempty"`
+	ActionID      string          `json:"action_id,omitempty"`
+	Outcome       string          `json:"outcome,omitempty"`
+	Professionals []Professional  `json:"professionals,omitempty"`
+	Correction    *Correction     `json:"correction,omitempty"`
+	CETR          *CETRInput      `json:"cetr,omitempty"`
+	Keyworker     *Keyworker      `json:"keyworker,omitempty"`
+	Consent       *ConsentInput   `json:"consent,omitempty"`
+	Inpatient     *InpatientInput `json:"inpatient,omitempty"`
+	RootCause     *RootCauseInput `json:"root_cause,omitempty"`
 
 	// Decided by the workflow.
 	Status        Status    `json:"status"`
 	NextReviewDue time.Time `json:"next_review_due"`
+	// Clocks: the workflow's C(E)TR clock is on, and CETRDue is the whole
+	// list of C(E)TRs due after the change (the store keeps its rows in
+	// step). Admitted is set on a move to blue, Preceded saying whether a
+	// community C(E)TR or LAEP came before it; LeftHospital on a move
+	// from blue.
+	Clocks       bool         `json:"clocks,omitempty"`
+	CETRDue      []CETRDueRow `json:"cetr_due,omitempty"`
+	Admitted     bool         `json:"admitted,omitempty"`
+	Preceded     bool         `json:"preceded,omitempty"`
+	LeftHospital bool         `json:"left_hospital,omitempty"`
 }
 
 // RungIndex is the position of a notice in its ladder, used to restore a
 // ladder's progress from the outbox.
 func RungIndex(kind NoticeKind, level int) int {
 	switch kind {
-	case ReviewDue, ActionDue, TriageOverdue:
+	case ReviewDue, ActionDue, TriageOverdue, CETRDueNotice, KeyworkerNeeded, TransitionDue, ConsentReviewDue:
 		return 0
-	case ReviewOverdue, ActionOverdue:
+	case ReviewOverdue, ActionOverdue, CETROverdue:
 		return 1
-	case ReviewEscalated, ActionEscalated:
+	case ReviewEscalated, ActionEscalated, CETREscalated:
 		return 1 + level
 	}
 	return -1

@@ -22,6 +22,9 @@ type Timing struct {
 	// PanelSchedule is a robfig/cron spec of DSR meeting slots (Europe/London);
 	// when set, each review date moves to the first slot on or after it.
 	PanelSchedule string `json:"panel_schedule,omitempty"`
+	// CETR is the C(E)TR, keyworker, transition and consent clocks'
+	// configuration; it applies to workflows whose clocks are on.
+	CETR CETRTiming `json:"cetr,omitzero"`
 	// Localities is the area's list, which a corrected locality must be on
 	// (carried here so a workflow's validators read it deterministically).
 	Localities Localities `json:"localities,omitempty"`
@@ -118,6 +121,31 @@ type State struct {
 	// retrying a change that landed just before the run continued must be
 	// answered, not have it applied again.
 	RecentUpdates []string `json:"recent_updates,omitempty"`
+
+	// Clocks turns on the C(E)TR, keyworker, transition and consent
+	// clocks (workflow version cetr-clocks); the fields below are theirs.
+	Clocks bool `json:"clocks,omitempty"`
+	// TransitionOn is the 18th birthday: the only date derived from the
+	// date of birth that the workflow holds.
+	TransitionOn time.Time `json:"transition_on,omitzero"`
+	Transition   Ladder    `json:"transition,omitzero"`
+	// CETRs are the C(E)TRs due, each with its ladder.
+	CETRs []CETRDue `json:"cetrs,omitempty"`
+	// AdmittedAt is when the rating last moved to blue; Secure marks a
+	// secure admission.
+	AdmittedAt time.Time `json:"admitted_at,omitzero"`
+	Secure     bool      `json:"secure,omitempty"`
+	// LastCommunityHeld is the last community C(E)TR or LAEP meeting held.
+	LastCommunityHeld time.Time `json:"last_community_held,omitzero"`
+	// Keyworker is set when a keyworker is named or a referral made.
+	Keyworker bool `json:"keyworker,omitempty"`
+	// EligibleSince is when the rating last became one that makes a young
+	// person eligible for a keyworker; zero when it is not.
+	EligibleSince   time.Time `json:"eligible_since,omitzero"`
+	KeyworkerLadder Ladder    `json:"keyworker_ladder,omitzero"`
+	// ConsentFrom is when consent was last recorded or renewed.
+	ConsentFrom   time.Time `json:"consent_from,omitzero"`
+	ConsentLadder Ladder    `json:"consent_ladder,omitzero"`
 }
 
 // MaxRecentUpdates bounds State.RecentUpdates.
@@ -149,6 +177,10 @@ type Notice struct {
 	// FromRating and ToRating describe a rag-changed notice.
 	FromRating Rating `json:"from_rating,omitempty"`
 	ToRating   Rating `json:"to_rating,omitempty"`
+	// CETRKind and Child describe a cetr-* notice: the kind of review, and
+	// whether the person is under 18 on its due day (a CETR, not a CTR).
+	CETRKind CETRKind `json:"cetr_kind,omitempty"`
+	Child    bool     `json:"child,omitempty"`
 }
 
 // Key identifies the notice for the outbox.
@@ -202,15 +234,15 @@ func (t Timing) triageRungs(referredAt, from time.Time) []Notice {
 	return []Notice{{Kind: TriageOverdue, Occasion: occasionOf(referredAt), DueAt: due, At: due}}
 }
 
-// ladders returns each live ladder of the state with its rungs.
-func (t Timing) ladders(s *State) []struct {
+// ladderRungs is one live ladder with its rungs.
+type ladderRungs struct {
 	ladder *Ladder
 	rungs  []Notice
-} {
-	type lr = struct {
-		ladder *Ladder
-		rungs  []Notice
-	}
+}
+
+// ladders returns each live ladder of the state with its rungs.
+func (t Timing) ladders(s *State) []ladderRungs {
+	type lr = ladderRungs
 	var out []lr
 	switch s.Status {
 	case Referred:
@@ -223,7 +255,7 @@ func (t Timing) ladders(s *State) []struct {
 			out = append(out, lr{&s.Actions[i].Ladder, t.actionRungs(s.Actions[i])})
 		}
 	}
-	return out
+	return append(out, t.clockLadders(s)...)
 }
 
 // PlanAt decides, for state s at time now, which notices to send, which to
@@ -281,6 +313,8 @@ const (
 	AudienceManagers Audience = "managers"
 	// AudienceCoordinators is the coordinators alone.
 	AudienceCoordinators Audience = "coordinators"
+	// AudienceLeads is the C(E)TR leads and the coordinators.
+	AudienceLeads Audience = "leads"
 )
 
 // AudienceOf tells who a notice of this kind is for.
@@ -288,8 +322,10 @@ func AudienceOf(k NoticeKind) Audience {
 	switch k {
 	case ReviewEscalated, ActionEscalated:
 		return AudienceManagers
-	case TriageOverdue, ReferralReceived, DeliveryFailed:
+	case TriageOverdue, ReferralReceived, DeliveryFailed, KeyworkerNeeded, TransitionDue, ConsentReviewDue:
 		return AudienceCoordinators
+	case CETREscalated:
+		return AudienceLeads
 	}
 	return AudienceNamed
 }
@@ -311,6 +347,14 @@ func KeepProgress(next *State, cur State) {
 			keep(&next.Actions[i].Ladder, a.Ladder)
 		}
 	}
+	for i := range next.CETRs {
+		if d, ok := cur.OpenCETR(next.CETRs[i].ID); ok {
+			keep(&next.CETRs[i].Ladder, d.Ladder)
+		}
+	}
+	keep(&next.KeyworkerLadder, cur.KeyworkerLadder)
+	keep(&next.Transition, cur.Transition)
+	keep(&next.ConsentLadder, cur.ConsentLadder)
 	next.Announced = next.Announced || cur.Announced
 }
 
@@ -366,6 +410,7 @@ func (s *State) Close(st Status) {
 	s.Status = st
 	s.ReviewDue = time.Time{}
 	s.Actions = nil
+	s.CETRs = nil
 }
 
 // RecordReview restarts the review clock from a review held at heldAt.

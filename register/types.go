@@ -101,6 +101,16 @@ const (
 	// address for good; it names the address and the notice's kind only.
 	DeliveryFailed NoticeKind = "delivery-failed"
 	Digest         NoticeKind = "digest"
+
+	// C(E)TR, keyworker, transition and consent clocks.
+	CETRDueNotice    NoticeKind = "cetr-due"
+	CETROverdue      NoticeKind = "cetr-overdue"
+	CETREscalated    NoticeKind = "cetr-escalated"
+	KeyworkerNeeded  NoticeKind = "keyworker-needed"
+	TransitionDue    NoticeKind = "transition-due"
+	ConsentReviewDue NoticeKind = "consent-review-due"
+	// MonthlyReturn tells the commissioners the month's return is ready.
+	MonthlyReturn NoticeKind = "monthly-return"
 )
 
 // Person is the register's record of one person: what the API returns and
@@ -139,6 +149,17 @@ type Person struct {
 	Reviews       []Review        `json:"reviews"`
 	RatingHistory []RatingChange  `json:"rating_history"`
 	Notices       []NoticeSummary `json:"notices,omitempty"`
+	// C(E)TRs, admissions, the keyworker and consent over time (issue 12).
+	CETRs          []CETR          `json:"cetrs"`
+	Admissions     []Admission     `json:"admissions"`
+	Keyworker      Keyworker       `json:"keyworker"`
+	ConsentHistory []ConsentRecord `json:"consent_history"`
+	// Computed on read from the area's settings and today: eligible for a
+	// keyworker, consent to record afresh (Parental Responsibility at 18),
+	// and C(E)TR overdue.
+	KeyworkerEligible bool `json:"keyworker_eligible"`
+	ConsentNeeded     bool `json:"consent_needed"`
+	CETROverdue       bool `json:"cetr_overdue"`
 }
 
 // Referrer is who made the referral.

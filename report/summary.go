@@ -30,6 +30,8 @@ type Raw struct {
 	// need; Reviewed: people with any review held in the period.
 	Needs    map[string]int
 	Reviewed int
+	// CETR is the C(E)TR and keyworker counts.
+	CETR CETRRaw
 }
 
 // Dimensions name the categories every summary lists, in order, so that a
@@ -57,6 +59,7 @@ type Summary struct {
 	ByStatus      []Cell        `json:"by_status"`
 	RatingChanges []MonthCounts `json:"rating_changes"`
 	ServiceGaps   ServiceGaps   `json:"service_gaps"`
+	CETR          CETRSummary   `json:"cetr"`
 }
 
 // OnRegister is the people on the register at the end of the period.
@@ -118,6 +121,7 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 	for _, k := range dims.Needs {
 		s.ServiceGaps.Needs = append(s.ServiceGaps.Needs, Cell{k, Primary(raw.Needs[k], threshold)})
 	}
+	s.CETR = buildCETR(raw.CETR, threshold)
 	return s
 }
 
@@ -209,6 +213,9 @@ func WriteCSV(w io.Writer, s Summary) error {
 	add("service_gaps", period, "people_reviewed", s.ServiceGaps.PeopleReviewed)
 	for _, c := range s.ServiceGaps.Needs {
 		add("service_gaps", period, c.Key, c.Count)
+	}
+	for _, r := range cetrRows(s.CETR) {
+		rows = append(rows, []string{"cetr", period, r[0], r[1]})
 	}
 	for _, r := range rows {
 		// Keys come from configuration (locality names): a leading = + - @,

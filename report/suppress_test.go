@@ -194,7 +194,9 @@ func TestBuild(t *testing.T) {
 		`{"month":"2025-11","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
 		`{"month":"2025-12","total":6,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
 		`{"month":"2026-01","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]}],` +
-		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]}}`
+		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]},` +
+		`"cetr":{"admissions":null,"preceded":null,"without":null,"preceded_percent":null,"standard_percent":90,"meets_standard":null,` +
+		`"due":null,"overdue":null,"held":null,"eligible":null,"with_keyworker":null,"without_keyworker":null,"keyworker_coverage_percent":null}}`
 	if got != want {
 		t.Errorf("Build:\n got %s\nwant %s", got, want)
 	}
@@ -270,4 +272,59 @@ func TestReportDays(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
 		}
 	}
+}
+
+func TestCETRSection(t *testing.T) {
+	for _, c := range []struct {
+		name              string
+		raw               CETRRaw
+		admissions, share *int
+		meets             *bool
+		coverage          *int
+	}{
+		{"all shown: 18 of 20 is 90%, meets", CETRRaw{Admissions: 20, Preceded: 18, Eligible: 10, WithKeyworker: 5}, count(20), nil, nil, count(50)},
+		{"2 without: parts hidden, share hidden", CETRRaw{Admissions: 20, Preceded: 18, Eligible: 10, WithKeyworker: 9}, count(20), nil, nil, nil},
+		{"few admissions: all hidden", CETRRaw{Admissions: 4, Preceded: 4}, nil, nil, nil, nil},
+		{"shown parts: 15 and 5", CETRRaw{Admissions: 20, Preceded: 15}, count(20), count(75), new(bool), nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := buildCETR(c.raw, 5)
+			if !sameCount(s.Admissions, c.admissions) {
+				t.Errorf("admissions %v", deref(s.Admissions))
+			}
+			if c.name[:3] == "all" {
+				if s.PrecededPercent != nil {
+					t.Errorf("18 of 20 leaves 2 without: the share gives them away, shown %d", *s.PrecededPercent)
+				}
+			} else if !sameCount(s.PrecededPercent, c.share) {
+				t.Errorf("share %v", deref(s.PrecededPercent))
+			}
+			if c.meets != nil && (s.MeetsStandard == nil || *s.MeetsStandard != *c.meets) {
+				t.Errorf("meets %v", s.MeetsStandard)
+			}
+			if !sameCount(s.KeyworkerCoverage, c.coverage) {
+				t.Errorf("coverage %v", deref(s.KeyworkerCoverage))
+			}
+			if s.StandardPercent != 90 {
+				t.Error("standard")
+			}
+		})
+	}
+	met := buildCETR(CETRRaw{Admissions: 50, Preceded: 45}, 5)
+	if met.PrecededPercent == nil || *met.PrecededPercent != 90 || !*met.MeetsStandard {
+		t.Errorf("45 of 50: %v %v", deref(met.PrecededPercent), met.MeetsStandard)
+	}
+	short := buildCETR(CETRRaw{Admissions: 100, Preceded: 89}, 5)
+	if short.PrecededPercent == nil || *short.PrecededPercent != 89 || *short.MeetsStandard {
+		t.Errorf("89 of 100: %v %v", deref(short.PrecededPercent), short.MeetsStandard)
+	}
+}
+
+func sameCount(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -272,6 +272,30 @@ func (s *Store) EmailsByRole(ctx context.Context, role string) ([]string, error)
 	return emails, nil
 }
 
+// CETRLeads returns the email addresses of the users flagged C(E)TR lead
+// (dsr user add --cetr-lead), who hear of overdue C(E)TRs.
+func (s *Store) CETRLeads(ctx context.Context) ([]string, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT email FROM users WHERE cetr_lead AND disabled_at IS NULL ORDER BY email`)
+	emails, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: C(E)TR leads: %w", err)
+	}
+	return emails, nil
+}
+
+// KeyworkerEmail returns the named keyworker's email, or "".
+func (s *Store) KeyworkerEmail(ctx context.Context, personID string) (string, error) {
+	var e string
+	err := s.Pool.QueryRow(ctx, `SELECT keyworker_email FROM people WHERE id = $1`, personID).Scan(&e)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", register.NotFound("person")
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: keyworker email: %w", err)
+	}
+	return e, nil
+}
+
 // ReferrerEmail returns the email of whoever made the referral.
 func (s *Store) ReferrerEmail(ctx context.Context, personID string) (string, error) {
 	var e string

@@ -155,6 +155,9 @@ func (s *Store) ApplyChange(ctx context.Context, c register.Change) error {
 	if err != nil {
 		return err
 	}
+	if err := syncClocks(ctx, tx, c); err != nil {
+		return err
+	}
 	if err := audit(ctx, tx, c.Actor, "change", c.PersonID, fields, changeDetail(c)); err != nil {
 		return err
 	}
@@ -337,6 +340,9 @@ func applyChange(ctx context.Context, tx pgx.Tx, c register.Change) ([]string, e
 			c.PersonID, c.ActionID, string(status), c.Outcome, nullUser(c.Actor), c.At)
 	case register.ChangeCorrection:
 		return applyCorrection(ctx, tx, c)
+	case register.ChangeBookCETR, register.ChangeRecordCETR, register.ChangeCancelCETR, register.ChangeKeyworker,
+		register.ChangeConsent, register.ChangeWithdrawn, register.ChangeInpatient, register.ChangeRootCause:
+		return applyClockChange(ctx, tx, c)
 	case register.ChangeProfessionals:
 		if err := exec(`DELETE FROM professionals WHERE person_id=$1`, c.PersonID); err != nil {
 			return nil, err

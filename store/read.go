@@ -135,7 +135,7 @@ func getPerson(ctx context.Context, db reader, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: notices: %w", err)
 	}
-	return p, nil
+	return p, cetrParts(ctx, db, &p)
 }
 
 // Professionals returns the professionals named on a record, in order.
@@ -162,9 +162,16 @@ type ListFilter struct {
 	Status   register.Status
 	Locality string
 	Overdue  bool
-	Limit    int
-	Cursor   string
-	Now      time.Time
+	// CETROverdue: a C(E)TR due or booked is past its due date.
+	CETROverdue bool
+	// NoKeyworker: eligible for a keyworker (KeyworkerMaxAge and
+	// KeyworkerRatings) with none named or referred.
+	NoKeyworker      bool
+	KeyworkerMaxAge  int
+	KeyworkerRatings []register.Rating
+	Limit            int
+	Cursor           string
+	Now              time.Time
 }
 
 // PersonSummary is one row of the people list.
@@ -210,6 +217,19 @@ func (s *Store) ListPeople(ctx context.Context, v register.Actor, f ListFilter) 
 	}
 	if f.Overdue {
 		where = append(where, `p.status = 'active' AND (p.next_review_due < $2 OR EXISTS (SELECT 1 FROM actions a WHERE a.person_id = p.id AND a.status = 'open' AND a.due < $2))`)
+	}
+	if f.CETROverdue {
+		where = append(where, `p.status = 'active' AND EXISTS (SELECT 1 FROM cetrs c WHERE c.person_id = p.id AND c.status IN ('due','booked') AND c.due < $2)`)
+	}
+	if f.NoKeyworker {
+		rs := make([]string, 0, len(f.KeyworkerRatings))
+		for _, r := range f.KeyworkerRatings {
+			rs = append(rs, string(r))
+		}
+		args = append(args, rs, f.KeyworkerMaxAge+1)
+		// Younger than the birthday after the maximum age, on the day.
+		where = append(where, fmt.Sprintf(`p.status = 'active' AND p.rating = ANY($%d::text[]) AND p.keyworker_name = '' AND p.keyworker_referred_on IS NULL
+			AND dsr_birthday(p.date_of_birth, $%d) > ($2::timestamptz AT TIME ZONE 'Europe/London')::date`, len(args)-1, len(args)))
 	}
 	if f.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)

@@ -97,3 +97,45 @@ func (s *Store) ReportCounts(ctx context.Context, from, to time.Time) (report.Ra
 	}
 	return raw, nil
 }
+
+// CETRCounts counts the C(E)TR and keyworker figures of the summary for
+// [from, to): admissions in the period and how many had a community C(E)TR
+// or LAEP before them; C(E)TRs due in the period, those of them not held
+// by their due date, and those held in the period; and, at to, the people
+// eligible for a keyworker (on the register, under the birthday after
+// maxAge, at one of ratings) and how many of them have one named or
+// referred. Counts only.
+func (s *Store) CETRCounts(ctx context.Context, from, to time.Time, maxAge int, ratings []register.Rating) (report.CETRRaw, error) {
+	var c report.CETRRaw
+	rs := make([]string, 0, len(ratings))
+	for _, r := range ratings {
+		rs = append(rs, string(r))
+	}
+	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE preceded) FROM admissions WHERE admitted_at >= $1 AND admitted_at < $2`,
+			from, to).Scan(&c.Admissions, &c.Preceded); err != nil {
+			return fmt.Errorf("admissions: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT
+				count(*) FILTER (WHERE due >= $1 AND due < $2 AND status <> 'cancelled'),
+				count(*) FILTER (WHERE due >= $1 AND due < $2 AND ((status IN ('due','booked') AND due < $3) OR (status = 'held' AND held_at > due))),
+				count(*) FILTER (WHERE status = 'held' AND held_at >= $1 AND held_at < $2)
+			FROM cetrs`, from, to, to).Scan(&c.Due, &c.Overdue, &c.Held); err != nil {
+			return fmt.Errorf("C(E)TRs: %w", err)
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE p.keyworker_name <> '' OR p.keyworker_referred_on <= ($1::timestamptz AT TIME ZONE 'Europe/London')::date)
+			FROM people p
+			WHERE p.accepted_at <= $1 AND (p.closed_at IS NULL OR p.closed_at > $1)
+			  AND dsr_birthday(p.date_of_birth, $2) > ($1::timestamptz AT TIME ZONE 'Europe/London')::date
+			  AND coalesce((SELECT h.to_rating FROM rating_history h WHERE h.person_id = p.id AND h.changed_at <= $1
+			                ORDER BY h.changed_at DESC, h.id DESC LIMIT 1), p.rating, '') = ANY($3::text[])`,
+			to, maxAge+1, rs).Scan(&c.Eligible, &c.WithKeyworker); err != nil {
+			return fmt.Errorf("keyworker coverage: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return c, fmt.Errorf("store: C(E)TR report: %w", err)
+	}
+	return c, nil
+}

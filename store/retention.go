@@ -27,7 +27,8 @@ func (s *Store) ExpiredClosed(ctx context.Context, cutoff time.Time) ([]string, 
 // the order they are emptied (children before people). A new table that
 // holds person data must be added here: TestRetention checks that no table
 // with a person_id column keeps a deleted person's rows.
-var personTables = []string{"notices", "actions", "reviews", "rating_history", "professionals", "person_corrections", "applied_updates"}
+var personTables = []string{"notices", "actions", "reviews", "rating_history", "professionals", "person_corrections", "applied_updates",
+	"cetrs", "admissions", "consent_records"}
 
 // DeleteExpired deletes one closed episode that closed before cutoff, and
 // its personal data from every table, in one transaction, keeping an

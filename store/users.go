@@ -40,13 +40,16 @@ type User struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	// DisabledAt is set while the account is disabled (dsr user disable).
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	// CETRLead flags a C(E)TR lead, who receives cetr-escalated (a
+	// role-like flag on top of the role).
+	CETRLead bool `json:"cetr_lead,omitempty"`
 }
 
-const userColumns = `id::text, email, name, role, team, manager_email, created_at, updated_at, disabled_at`
+const userColumns = `id::text, email, name, role, team, manager_email, created_at, updated_at, disabled_at, cetr_lead`
 
 func scanUser(r pgx.Row) (User, error) {
 	var u User
-	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Team, &u.ManagerEmail, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt)
+	err := r.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.Team, &u.ManagerEmail, &u.CreatedAt, &u.UpdatedAt, &u.DisabledAt, &u.CETRLead)
 	return u, err
 }
 
@@ -81,13 +84,13 @@ func (s *Store) UpsertUser(ctx context.Context, u User) (User, error) {
 		return User{}, register.Invalidf("role", "must be one of %s", strings.Join(Roles, ", "))
 	}
 	row := s.Pool.QueryRow(ctx, `
-		INSERT INTO users (email, name, role, team, manager_email)
-		VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO users (email, name, role, team, manager_email, cetr_lead)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT ((lower(email))) DO UPDATE
 		SET name = EXCLUDED.name, role = EXCLUDED.role, team = EXCLUDED.team,
-		    manager_email = EXCLUDED.manager_email, updated_at = now()
+		    manager_email = EXCLUDED.manager_email, cetr_lead = EXCLUDED.cetr_lead, updated_at = now()
 		RETURNING `+userColumns,
-		u.Email, u.Name, u.Role, u.Team, u.ManagerEmail)
+		u.Email, u.Name, u.Role, u.Team, u.ManagerEmail, u.CETRLead)
 	stored, err := scanUser(row)
 	if err != nil {
 		return User{}, fmt.Errorf("store: upsert user: %w", err)

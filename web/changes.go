@@ -23,6 +23,10 @@ type changePage struct {
 	Action register.Action // the action being completed
 	Grow   growingRows     // rows of new actions or professionals
 	Emails []string        // the named professionals' emails, as a hint
+	CETR   register.CETR   // the C(E)TR being booked, recorded or cancelled
+	Op     string          // book, record or cancel
+	// Admission is the admission whose root-cause outcome is recorded.
+	Admission register.Admission
 }
 
 // problem is a form-wide error (not about one field), shown in the error

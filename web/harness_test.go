@@ -128,7 +128,12 @@ func (s *site) actor(email string) register.Actor {
 // professional with this email, and returns the person's id.
 func (s *site) refer(given, family, nhs, professional string) string {
 	s.t.Helper()
-	req := validReferral(given, family, nhs, professional)
+	return s.referRequest(validReferral(given, family, nhs, professional))
+}
+
+// referRequest submits a referral as a coordinator would.
+func (s *site) referRequest(req register.ReferralRequest) string {
+	s.t.Helper()
 	refs := &starter.Referrals{Store: s.store, Temporal: s.client, Logger: slog.New(slog.DiscardHandler)}
 	id, err := refs.Submit(context.Background(), req, s.actor("coord@example.org"), time.Now(), starter.Options{})
 	if err != nil {

@@ -104,6 +104,13 @@ var banners = map[string]string{
 	"professionals": "Professionals replaced. Reminders now go to the people named.",
 	"discharged":    "The person has been discharged from the register.",
 	"corrected":     "Details corrected. The previous values are kept in the record's history.",
+	"cetr-book":     "C(E)TR booked. Its reminders go on until it is recorded as held.",
+	"cetr-record":   "C(E)TR recorded as held. Its recommendations are on the action plan.",
+	"cetr-cancel":   "C(E)TR cancelled. The reason is kept on the record.",
+	"keyworker":     "Keyworker recorded.",
+	"root-cause":    "Root-cause review outcome recorded.",
+	"consent":       "Consent recorded. It will be revisited a year from now.",
+	"withdrawn":     "Consent withdrawn: the person is off the register. The record and the reason are kept.",
 }
 
 func (s *server) record(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +122,7 @@ func (s *server) record(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
+	s.d.Config.Timing.Annotate(&p, now)
 	page := recordPage{P: p, Coordinator: a.Role == store.RoleCoordinator, UserEmail: strings.ToLower(a.Email), Now: now}
 	page.CanChange = p.Status == register.Active
 	if age, err := register.AgeOn(p.DateOfBirth, now); err == nil {

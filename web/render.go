@@ -185,6 +185,9 @@ var funcs = template.FuncMap{
 	"actionStatus": actionStatusName,
 	"consentBases": func() []register.ConsentBasis { return consentBases },
 	"fieldName":    correctionFieldName,
+	"cetrStatus":   cetrStatusName,
+	"cetrKind":     cetrKindName,
+	"deref2":       func(b *bool) bool { return b != nil && *b },
 }
 
 func derefTime(t *time.Time) time.Time {
@@ -332,12 +335,18 @@ func noticeName(k register.NoticeKind, level int) string {
 		register.RatingChanged:    "Rating changed",
 		register.DeliveryFailed:   "An email could not be delivered, to coordinators",
 		register.Digest:           "Weekly digest",
+		register.CETRDueNotice:    "C(E)TR due reminder",
+		register.CETROverdue:      "C(E)TR overdue",
+		register.CETREscalated:    "C(E)TR escalated to the C(E)TR lead",
+		register.KeyworkerNeeded:  "Keyworker needed, to coordinators",
+		register.TransitionDue:    "Turning 18, to coordinators",
+		register.ConsentReviewDue: "Consent review due, to coordinators",
 	}
 	n, ok := names[k]
 	if !ok {
 		n = string(k)
 	}
-	if (k == register.ReviewEscalated || k == register.ActionEscalated) && level > 0 {
+	if (k == register.ReviewEscalated || k == register.ActionEscalated || k == register.CETREscalated) && level > 0 {
 		n += fmt.Sprintf(" (%d)", level)
 	}
 	return n

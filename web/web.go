@@ -147,11 +147,13 @@ func (s *server) routes(r chi.Router) {
 			coord.Get("/correct", s.correctForm)
 			coord.Post("/correct", s.correctPost)
 			coord.Get("/export", s.exportHTML)
+			s.cetrRoutes(r)
 		})
 		if s.d.Reports != nil {
 			rep := r.With(s.roles("coordinator", "commissioner"))
 			rep.Get("/reports", s.reports)
 			rep.Get("/reports.csv", s.reportsCSV)
+			rep.Get("/reports/returns/{month}", s.monthlyReturn)
 		}
 		if s.d.Mailbox != nil {
 			r.Get("/dev/mail", s.mailList)

@@ -61,6 +61,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
 		MaxEscalations: d.Config.Timing.MaxEscalations}
 	r.RegisterActivityWithOptions(a.LoadState, activity.RegisterOptions{Name: workflows.ActivityLoadState})
+	r.RegisterActivityWithOptions(a.LoadClocks, activity.RegisterOptions{Name: workflows.ActivityLoadClocks})
 	r.RegisterActivityWithOptions(a.Persist, activity.RegisterOptions{Name: workflows.ActivityPersist})
 	r.RegisterActivityWithOptions(a.Notify, activity.RegisterOptions{Name: workflows.ActivityNotify})
 	r.RegisterActivityWithOptions(a.SkipNotices, activity.RegisterOptions{Name: workflows.ActivitySkip})
@@ -68,6 +69,9 @@ func Register(r sdkworker.Registry, d Deps) {
 	r.RegisterWorkflowWithOptions(workflows.Digest, workflow.RegisterOptions{Name: workflows.DigestWorkflowName})
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
+	r.RegisterWorkflowWithOptions(workflows.MonthlyReturn, workflow.RegisterOptions{Name: workflows.MonthlyReturnWorkflowName})
+	mr := &activities.MonthlyReturns{Activities: a, ExtraTo: d.Config.MonthlyReturnTo}
+	r.RegisterActivityWithOptions(mr.SendMonthlyReturn, activity.RegisterOptions{Name: workflows.ActivityMonthlyReturn})
 	registerRetention(r, d)
 	dup := &activities.Duplicates{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
 	r.RegisterWorkflowWithOptions(workflows.ReferralDuplicate, workflow.RegisterOptions{Name: workflows.ReferralDuplicateWorkflowName})
@@ -77,20 +81,30 @@ func Register(r sdkworker.Registry, d Deps) {
 // EnsureDigestSchedule creates the weekly digest Schedule, or brings its
 // cron expression up to date with the configuration.
 func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) error {
+	return ensureSchedule(ctx, c, workflows.DigestScheduleID, "digest", workflows.DigestWorkflowName, cron)
+}
+
+// EnsureMonthlyReturnSchedule creates the monthly return's Schedule (days
+// 1 to 7 at 08:00 London time; the workflow acts on the first working day).
+func EnsureMonthlyReturnSchedule(ctx context.Context, c client.Client) error {
+	return ensureSchedule(ctx, c, workflows.MonthlyReturnScheduleID, "monthly-return", workflows.MonthlyReturnWorkflowName, workflows.MonthlyReturnCron)
+}
+
+func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, name, cron string) error {
 	spec := client.ScheduleSpec{CronExpressions: []string{cron}, TimeZoneName: "Europe/London"}
 	sc := c.ScheduleClient()
 	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID:   workflows.DigestScheduleID,
+		ID:   id,
 		Spec: spec,
 		Action: &client.ScheduleWorkflowAction{
-			ID:        "digest",
-			Workflow:  workflows.DigestWorkflowName,
+			ID:        workflowID,
+			Workflow:  name,
 			TaskQueue: TaskQueue,
 		},
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 	})
 	if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		err = sc.GetHandle(ctx, workflows.DigestScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		err = sc.GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
 			DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 				in.Description.Schedule.Spec = &spec
 				return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
@@ -98,7 +112,7 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) err
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("digest schedule: %w", err)
+		return fmt.Errorf("%s schedule: %w", workflowID, err)
 	}
 	return nil
 }
@@ -156,6 +170,12 @@ func Run(ctx context.Context, d Deps) error {
 		return err
 	}
 	if err := EnsureRetentionSchedule(ctx, d.Client, d.Config.RetainClosedFor > 0); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	if err := EnsureMonthlyReturnSchedule(ctx, d.Client); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}

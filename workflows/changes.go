@@ -61,7 +61,12 @@ func (r *run) validateTriage(s register.State, req TriageRequest, _ time.Time) *
 func (r *run) applyTriage(_ workflow.Context, st *register.State, req TriageRequest, now time.Time) (register.Change, []register.Notice) {
 	if req.Decision == "accept" {
 		r.timing.Accept(st, req.Rating, now)
-		return register.Change{Kind: register.ChangeAccept, Actor: req.Actor, Rating: req.Rating}, nil
+		c := register.Change{Kind: register.ChangeAccept, Actor: req.Actor, Rating: req.Rating}
+		if r.clocks >= versionClocks && !st.TransitionOn.IsZero() {
+			rootCause := r.timing.StartClocks(st, st.TransitionOn, now, now)
+			c.Admitted, c.Preceded = req.Rating == register.Blue, !rootCause
+		}
+		return c, nil
 	}
 	st.Close(register.Declined)
 	n := register.Notice{Kind: register.ReferralDeclined, Occasion: st.ReferredAt.UTC().Format(time.RFC3339), At: now}
@@ -119,6 +124,7 @@ func (r *run) applyReview(ctx workflow.Context, st *register.State, req ReviewRe
 		st.AddAction(a.ID, a.Due.UTC())
 	}
 	c := register.Change{Kind: register.ChangeReview, Actor: req.Actor, Review: &v, FromRating: from, Rating: v.Rating}
+	r.onRating(st, &c, from, v.Rating, v.HeldAt)
 	return c, ratingNotice(ctx, from, v.Rating, now)
 }
 
@@ -150,6 +156,7 @@ func (r *run) applyRating(ctx workflow.Context, st *register.State, req RatingRe
 	from := st.Rating
 	r.timing.ChangeRating(st, req.Rating, now)
 	c := register.Change{Kind: register.ChangeRating, Actor: req.Actor, Rating: req.Rating, FromRating: from, Reason: req.Reason}
+	r.onRating(st, &c, from, req.Rating, now)
 	return c, ratingNotice(ctx, from, req.Rating, now)
 }
 

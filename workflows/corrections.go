@@ -33,12 +33,17 @@ func (r *run) validateCorrection(s register.State, req CorrectRequest, now time.
 	return register.ValidateCorrection(req.Correction, now, r.timing.Localities)
 }
 
-// applyCorrection changes no workflow state: the schedule depends on no
-// corrected detail today. A rule that comes to depend on one (an age-based
-// clock on the date of birth) re-plans here; the loop re-plans after every
-// change in any case.
-func applyCorrection(_ workflow.Context, _ *register.State, req CorrectRequest, _ time.Time) (register.Change, []register.Notice) {
+// applyCorrection changes no workflow state but one: a corrected date of
+// birth moves the transition date (the clocks' only age), and with it the
+// transition and keyworker clocks; the loop re-plans after every change.
+func (r *run) applyCorrection(_ workflow.Context, st *register.State, req CorrectRequest, _ time.Time) (register.Change, []register.Notice) {
 	c := req.Correction
+	if r.clocks >= versionClocks && slices.Contains(c.Fields, "date_of_birth") {
+		if dob, err := register.ParseDOB(c.Details.DateOfBirth); err == nil {
+			st.TransitionOn = register.TransitionOn(dob)
+			st.Transition = register.Ladder{Occasion: st.TransitionOn.Format(time.RFC3339)}
+		}
+	}
 	return register.Change{Kind: register.ChangeCorrection, Actor: req.Actor, Reason: c.Reason, Correction: &c}, nil
 }
 

@@ -223,6 +223,7 @@ type run struct {
 	version workflow.Version
 	// dedup is versionDedup for runs that remember recent update ids.
 	dedup  workflow.Version
+	clocks workflow.Version
 	logger interface {
 		Info(string, ...any)
 		Warn(string, ...any)
@@ -234,6 +235,7 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 	r := &run{ctx: ctx, in: in, w: w, mu: workflow.NewMutex(ctx), logger: workflow.GetLogger(ctx)}
 	r.version = workflow.GetVersion(ctx, versionChangeID, workflow.DefaultVersion, versionNoticeGuarantee)
 	r.dedup = workflow.GetVersion(ctx, dedupChangeID, workflow.DefaultVersion, versionDedup)
+	r.clocks = workflow.GetVersion(ctx, clocksChangeID, workflow.DefaultVersion, versionClocks)
 	r.readTiming()
 	// Handlers first: an update that arrives while the state loads waits
 	// for it rather than being refused as unknown.
@@ -250,6 +252,9 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 		if err := workflow.ExecuteActivity(actx, ActivityLoadState, in.PersonID).Get(ctx, &r.state); err != nil {
 			return fmt.Errorf("load state: %w", err)
 		}
+	}
+	if err := r.loadClocks(); err != nil {
+		return err
 	}
 	r.loaded = true
 	if r.state.Status == register.Referred && !r.state.Announced {
@@ -436,7 +441,12 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 		}
 		next := r.state
 		next.Actions = append([]register.ActionState(nil), r.state.Actions...)
+		next.CETRs = append([]register.CETRDue(nil), r.state.CETRs...)
 		c, notices := apply(ctx, &next, req, now)
+		if next.Clocks {
+			// The record keeps a row for each C(E)TR the clock has due.
+			c.Clocks, c.CETRDue = true, next.DueRows()
+		}
 		c.UpdateID = id
 		c.PersonID = r.in.PersonID
 		c.At, c.Status = now, next.Status
@@ -494,10 +504,6 @@ func (r *run) register() error {
 	if err := workflow.SetQueryHandler(r.ctx, QuerySchedule, func() (Schedule, error) { return r.schedule(), nil }); err != nil {
 		return err
 	}
-	type reg struct {
-		name string
-		h, v any
-	}
 	regs := []reg{
 		{UpdateTriage, handle(r, r.validateTriage, r.applyTriage), validatorOf(r, r.validateTriage)},
 		{UpdateRecordReview, handle(r, r.validateReview, r.applyReview), validatorOf(r, r.validateReview)},
@@ -506,14 +512,21 @@ func (r *run) register() error {
 		{UpdateCloseAction, handle(r, validateCloseAction, applyCloseAction), validatorOf(r, validateCloseAction)},
 		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
 		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
-		{UpdateCorrectDetails, handle(r, r.validateCorrection, applyCorrection), validatorOf(r, r.validateCorrection)},
+		{UpdateCorrectDetails, handle(r, r.validateCorrection, r.applyCorrection), validatorOf(r, r.validateCorrection)},
 	}
+	regs = append(regs, r.clockRegs()...)
 	for _, g := range regs {
 		if err := r.update(g.name, g.h, g.v); err != nil {
 			return fmt.Errorf("register update %s: %w", g.name, err)
 		}
 	}
 	return nil
+}
+
+// reg is one update: its name, handler and validator.
+type reg struct {
+	name string
+	h, v any
 }
 
 // SetKey attaches the caller's scoped Idempotency-Key to a request.

@@ -45,6 +45,14 @@ type fakeRecord struct {
 	sent    []string // "kind#level@offset"
 	skipped []string
 	keys    map[string]bool
+	// clocks is what LoadClocks answers.
+	clocks register.ClockFacts
+}
+
+func (f *fakeRecord) LoadClocks(_ context.Context, _ string) (register.ClockFacts, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clocks, nil
 }
 
 func (f *fakeRecord) offset() time.Duration { return f.env.Now().Sub(f.start).Round(time.Minute) }
@@ -114,16 +122,19 @@ type harness struct {
 
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
-func newHarness(t *testing.T, st register.State) *harness {
+func newHarness(t *testing.T, st register.State) *harness { return newHarnessTiming(t, st, timing()) }
+
+func newHarnessTiming(t *testing.T, st register.State, tm register.Timing) *harness {
 	env := newEnv()
 	env.SetStartTime(t0)
 	rec := &fakeRecord{env: env, start: t0, state: st, keys: map[string]bool{}}
-	p := &Person{Timing: timing()}
+	p := &Person{Timing: tm}
 	env.RegisterWorkflowWithOptions(p.Run, workflow.RegisterOptions{Name: PersonWorkflowName})
 	env.RegisterActivityWithOptions(rec.LoadState, activity.RegisterOptions{Name: ActivityLoadState})
 	env.RegisterActivityWithOptions(rec.Persist, activity.RegisterOptions{Name: ActivityPersist})
 	env.RegisterActivityWithOptions(rec.Notify, activity.RegisterOptions{Name: ActivityNotify})
 	env.RegisterActivityWithOptions(rec.SkipNotices, activity.RegisterOptions{Name: ActivitySkip})
+	env.RegisterActivityWithOptions(rec.LoadClocks, activity.RegisterOptions{Name: ActivityLoadClocks})
 	return &harness{t: t, env: env, rec: rec}
 }
 
@@ -352,6 +363,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 		env.RegisterActivityWithOptions(prev.Persist, activity.RegisterOptions{Name: ActivityPersist})
 		env.RegisterActivityWithOptions(prev.Notify, activity.RegisterOptions{Name: ActivityNotify})
 		env.RegisterActivityWithOptions(prev.SkipNotices, activity.RegisterOptions{Name: ActivitySkip})
+		env.RegisterActivityWithOptions(prev.LoadClocks, activity.RegisterOptions{Name: ActivityLoadClocks})
 		h.env = env
 		if runs > 20 {
 			break
