@@ -216,10 +216,6 @@ func tuning() dynamicconfig.StaticClient {
 		// Visibility writes (SQLite, with full-text indexes) are a third of
 		// the CPU in a burst of starts; throttled, they catch up afterwards.
 		dynamicconfig.VisibilityPersistenceMaxWriteQPS.Key(): 50,
-		// One node: a task queue's four default partitions only forward
-		// tasks and polls between themselves.
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
 		// A burst of timers (every review on one panel slot) is loaded
 		// whole: past the default 9,000/10,000 pending tasks the history
 		// queue unloads and stops loading, and the burst's tail waits.
