@@ -7,6 +7,8 @@ require (
 	go.temporal.io/server v1.32.1
 )
 
+require github.com/arran4/golang-ical v0.3.4 // indirect
+
 require (
 	cel.dev/expr v0.25.2 // indirect
 	cloud.google.com/go v0.123.0 // indirect

@@ -358,7 +358,7 @@ func TestCheckSeries(t *testing.T) {
 		fields []string
 	}{
 		{"valid", func(*Series) {}, nil},
-		{"length instead of capacity", func(s *Series) { s.Capacity, s.Length = 0, 90 * time.Minute }, nil},
+		{"length instead of capacity", func(s *Series) { s.Capacity, s.Length = 0, 90*time.Minute }, nil},
 		{"no name", func(s *Series) { s.Name = " " }, []string{"name"}},
 		{"bad cron", func(s *Series) { s.Schedule = "every tuesday" }, []string{"schedule"}},
 		{"neither capacity nor length", func(s *Series) { s.Capacity = 0 }, []string{"capacity"}},
