@@ -435,3 +435,23 @@ func Recipients(s Series, ag Agenda, cands []Candidate) []string {
 	}
 	return out
 }
+
+// ChangeMoveReview is a person's review date moved to a DSR meeting's date:
+// carried over because the meeting was full, or not discussed at it.
+const ChangeMoveReview ChangeKind = "move-review"
+
+// CheckMoveReview refuses moving the review date of someone not on the
+// register, or to a date already past.
+func CheckMoveReview(s State, due, now time.Time) *Error {
+	if s.Status != Active {
+		return Invalidf("status", "only a person on the register has a review date")
+	}
+	if due.IsZero() || !due.After(now) {
+		return Invalidf("due", "must be a future meeting's date")
+	}
+	return nil
+}
+
+// MoveReview sets the review date to due (a meeting's start): the review
+// ladder restarts, so reminders name the real date.
+func (s *State) MoveReview(due time.Time) { s.setReviewDue(due.UTC()) }

@@ -326,6 +326,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, c register.Change) ([]string, e
 			return nil, err
 		}
 		return []string{"rag", "next_review_due"}, ratingHistory(c.FromRating, c.Rating, c.Reason)
+	case register.ChangeMoveReview:
+		return []string{"next_review_due"}, exec(`UPDATE people SET next_review_due=$2 WHERE id=$1 AND status='active'`, c.PersonID, nullTime(c.NextReviewDue))
 	case register.ChangeAddActions:
 		return []string{"actions"}, insertActions(ctx, tx, c, "", c.Actions)
 	case register.ChangeCompleteAction, register.ChangeCancelAction:

@@ -485,6 +485,7 @@ func (r *run) register() error {
 		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
 		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
 		{UpdateCorrectDetails, handle(r, r.validateCorrection, applyCorrection), validatorOf(r, r.validateCorrection)},
+		{UpdateMoveReview, handle(r, validateMoveReview, applyMoveReview), validatorOf(r, validateMoveReview)},
 	}
 	for _, g := range regs {
 		if err := r.update(g.name, g.h, g.v); err != nil {
