@@ -275,7 +275,7 @@ func (a *Activities) recipients(ctx context.Context, personID string, n register
 		return emails, ps, err
 	}
 	switch n.Kind {
-	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed:
+	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed, register.CarriedAgain:
 		return store.Dedupe(coordinators), false, nil
 	case register.ReferralDeclined:
 		e, err := a.Store.ReferrerEmail(ctx, personID)

@@ -436,6 +436,10 @@ func Recipients(s Series, ag Agenda, cands []Candidate) []string {
 	return out
 }
 
+// CarriedAgain tells the coordinators that a person has been carried over
+// from two meetings in a row.
+const CarriedAgain NoticeKind = "carried-again"
+
 // ChangeMoveReview is a person's review date moved to a DSR meeting's date:
 // carried over because the meeting was full, or not discussed at it.
 const ChangeMoveReview ChangeKind = "move-review"

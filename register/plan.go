@@ -266,7 +266,7 @@ func AudienceOf(k NoticeKind) Audience {
 	switch k {
 	case ReviewEscalated, ActionEscalated:
 		return AudienceManagers
-	case TriageOverdue, ReferralReceived, DeliveryFailed:
+	case TriageOverdue, ReferralReceived, DeliveryFailed, CarriedAgain:
 		return AudienceCoordinators
 	}
 	return AudienceNamed
