@@ -478,3 +478,24 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
 	return hex.EncodeToString(b)
 }
+
+// CarryAll carries everyone on a cancelled meeting's agenda not yet dealt
+// with to next, and returns the carries (register.CarryTo's rule).
+func (s *Store) CarryAll(ctx context.Context, meetingID string, next *register.Meeting) ([]register.Carry, error) {
+	to := ""
+	if next != nil {
+		to = next.ID
+	}
+	rows, _ := s.Pool.Query(ctx, `UPDATE agenda_items SET outcome='overflow', carried_to=$2
+		WHERE meeting_id=$1 AND outcome='' RETURNING person_id::text, carried`, meetingID, to)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.Carry, error) {
+		var id string
+		var carried int
+		err := r.Scan(&id, &carried)
+		return register.CarryTo(id, carried, next), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: carry a cancelled meeting's agenda: %w", err)
+	}
+	return out, nil
+}

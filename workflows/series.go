@@ -1,0 +1,159 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/bsw-dsr/dsr/register"
+)
+
+// The meeting series workflow: one long-lived workflow per series drives
+// its meetings. Before each meeting (by the agenda lead) it plans the
+// agenda, carries the overflow to the next meeting (their review dates
+// move to it, through each person's workflow), and sends the agenda with
+// the invitation; a change to the meeting (moved, cancelled, agenda
+// edited) sends the invitation again with a higher sequence.
+const (
+	SeriesWorkflowName = "MeetingSeriesWorkflow"
+	// SignalSeriesChanged tells the workflow that a meeting or the series
+	// changed: it looks again.
+	SignalSeriesChanged = "series-changed"
+
+	ActivityNextMeeting     = "NextMeeting"
+	ActivityPlanAgenda      = "PlanMeetingAgenda"
+	ActivityCarryOver       = "CarryOver"
+	ActivitySendInvitations = "SendMeetingInvitations"
+)
+
+// SeriesWorkflowID is the workflow id of a series: its id only.
+func SeriesWorkflowID(seriesID string) string { return "meeting-series-" + seriesID }
+
+// SeriesInput starts or continues a series' workflow.
+type SeriesInput struct {
+	SeriesID string `json:"series_id"`
+	// After is where the workflow has got to: meetings starting after it
+	// are still to be handled.
+	After time.Time `json:"after"`
+	// ContinueAfter continues as new after this many meetings (0: 50).
+	ContinueAfter int `json:"continue_after,omitempty"`
+}
+
+// MeetingRef is a meeting as the workflow sees it: ids and times only.
+type MeetingRef struct {
+	ID         string    `json:"id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Cancelled  bool      `json:"cancelled,omitempty"`
+	Sequence   int       `json:"sequence"`
+	AgendaSent bool      `json:"agenda_sent,omitempty"`
+	Closed     bool      `json:"closed,omitempty"`
+}
+
+// Series is the workflow type; Lead is DSR_AGENDA_LEAD.
+type Series struct {
+	Lead time.Duration
+}
+
+// Run is the workflow function.
+func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
+	logger := workflow.GetLogger(ctx)
+	changed := false
+	sig := workflow.GetSignalChannel(ctx, SignalSeriesChanged)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sig.Receive(ctx, nil)
+			changed = true
+		}
+	})
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	limit := in.ContinueAfter
+	if limit <= 0 {
+		limit = 50
+	}
+	after := in.After
+	if after.IsZero() {
+		after = workflow.Now(ctx)
+	}
+	for handled := 0; handled < limit; {
+		var m MeetingRef
+		if err := workflow.ExecuteActivity(actx, ActivityNextMeeting, in.SeriesID, after).Get(ctx, &m); err != nil {
+			return fmt.Errorf("next meeting: %w", err)
+		}
+		if m.ID == "" {
+			// No meeting within the horizon: look again daily or on a change.
+			changed = false
+			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return changed }); err != nil {
+				return err
+			}
+			continue
+		}
+		// Wait for the agenda's time; a change (the meeting moved, an extra
+		// one added) makes the workflow look again.
+		changed = false
+		if wait := m.Start.Add(-s.Lead).Sub(workflow.Now(ctx)); wait > 0 && !m.AgendaSent {
+			fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return changed })
+			if err != nil {
+				return err
+			}
+			if fired {
+				continue
+			}
+		}
+		if !m.AgendaSent && !m.Closed {
+			var carried []register.Carry
+			if err := workflow.ExecuteActivity(actx, ActivityPlanAgenda, m.ID).Get(ctx, &carried); err != nil {
+				return fmt.Errorf("plan agenda: %w", err)
+			}
+			for _, c := range carried {
+				if c.Due.IsZero() {
+					continue // no next meeting known: the review date stays
+				}
+				if err := workflow.ExecuteActivity(actx, ActivityCarryOver, c, m.ID).Get(ctx, nil); err != nil {
+					logger.Warn("carrying a person over failed", "meeting", m.ID, "error", err)
+				}
+			}
+		}
+		// The invitation (agenda, moved or cancelled) for the meeting's
+		// current sequence: once per sequence, whatever the retries.
+		if err := workflow.ExecuteActivity(actx, ActivitySendInvitations, m.ID).Get(ctx, nil); err != nil {
+			return fmt.Errorf("send invitations: %w", err)
+		}
+		// Until the meeting ends, every change sends the invitation again.
+		for {
+			changed = false
+			wait := m.End.Sub(workflow.Now(ctx))
+			if wait <= 0 {
+				break
+			}
+			fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return changed })
+			if err != nil {
+				return err
+			}
+			if !fired {
+				break
+			}
+			var now MeetingRef
+			if err := workflow.ExecuteActivity(actx, ActivityNextMeeting, in.SeriesID, after).Get(ctx, &now); err != nil {
+				return fmt.Errorf("look again: %w", err)
+			}
+			if now.ID != m.ID {
+				break // moved past another meeting, or gone: start over
+			}
+			m = now
+			if err := workflow.ExecuteActivity(actx, ActivitySendInvitations, m.ID).Get(ctx, nil); err != nil {
+				return fmt.Errorf("send invitations: %w", err)
+			}
+		}
+		if m.End.After(after) && workflow.Now(ctx).After(m.Start) {
+			after = m.Start.Add(time.Second)
+			handled++
+		}
+	}
+	return workflow.NewContinueAsNewError(ctx, SeriesWorkflowName, SeriesInput{SeriesID: in.SeriesID, After: after, ContinueAfter: in.ContinueAfter})
+}
