@@ -237,3 +237,41 @@ func (m *Meetings) once(ctx context.Context, n register.Notice, to []string, bui
 	}
 	return nil
 }
+
+// SendMeetingActionMails sends each owner of an action the meeting gave
+// one mail listing the records of their new actions, once.
+func (m *Meetings) SendMeetingActionMails(ctx context.Context, meetingID string) error {
+	ms, err := m.Store.Meeting(ctx, meetingID)
+	if err != nil {
+		return err
+	}
+	acts, err := m.Store.MeetingActions(ctx, meetingID)
+	if err != nil {
+		return err
+	}
+	byOwner := map[string][]string{}
+	var owners []string
+	for _, a := range acts {
+		if _, ok := byOwner[a.Owner]; !ok {
+			owners = append(owners, a.Owner)
+		}
+		byOwner[a.Owner] = append(byOwner[a.Owner], mail.PersonLink(m.BaseURL, a.PersonID))
+	}
+	link := mail.MeetingLink(m.BaseURL, meetingID)
+	for _, owner := range owners {
+		links := byOwner[owner]
+		// The occasion names the owner by a hash: no address in the key.
+		sum := sha256.Sum256([]byte(owner))
+		n := register.Notice{Kind: "meeting-actions", Occasion: meetingID + "/" + hex.EncodeToString(sum[:8]), DueAt: ms.Start}
+		build := func() (mail.Message, error) {
+			subject, text, html, err := mail.Render("meeting-actions", mail.NoticeData{MeetingID: meetingID, Link: link, DueAt: ms.Start,
+				Count: len(links), Links: links})
+			return mail.Message{Kind: "meeting-actions", Subject: subject, Text: text, HTML: html,
+				Headers: map[string]string{"X-DSR-Meeting": meetingID}}, err
+		}
+		if err := m.once(ctx, n, []string{owner}, build); err != nil {
+			return err
+		}
+	}
+	return nil
+}

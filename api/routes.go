@@ -20,4 +20,9 @@ func (s *server) routesV1(r chi.Router) {
 	}
 	p.routes(r)
 	intakeRoutes(r, p)
+	s.meetings().routes(r)
+}
+
+func (s *server) meetings() *meetings {
+	return &meetings{store: s.deps.Store, temporal: s.deps.Temporal, baseURL: s.deps.Config.BaseURL, from: s.deps.Config.MailFrom, now: time.Now}
 }

@@ -45,6 +45,12 @@ type Config struct {
 	Timing         Timing
 	DigestSchedule string
 	SuppressBelow  int
+	// PanelCapacity is how many people the default meeting series (the
+	// one DSR_PANEL_SCHEDULE describes) can discuss (DSR_PANEL_CAPACITY).
+	PanelCapacity int
+	// AgendaLead is how long before each meeting its agenda and
+	// invitation go out (DSR_AGENDA_LEAD).
+	AgendaLead time.Duration
 	// NoticeStuckAfter is how long a notice may wait to be sent before it
 	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
 	NoticeStuckAfter time.Duration
@@ -203,6 +209,15 @@ func Load(getenv func(string) string) (Config, error) {
 		if _, err := ParseCron(c.Timing.PanelSchedule); err != nil {
 			return Config{}, &FieldError{"DSR_PANEL_SCHEDULE", err.Error()}
 		}
+	}
+	if c.PanelCapacity, err = positiveInt("DSR_PANEL_CAPACITY", get("DSR_PANEL_CAPACITY", "12")); err != nil {
+		return Config{}, err
+	}
+	if c.PanelCapacity < 1 || c.PanelCapacity > 200 {
+		return Config{}, &FieldError{"DSR_PANEL_CAPACITY", "must be between 1 and 200 people"}
+	}
+	if c.AgendaLead, err = duration("DSR_AGENDA_LEAD", get("DSR_AGENDA_LEAD", "5d")); err != nil {
+		return Config{}, err
 	}
 	if _, err := ParseCron(c.DigestSchedule); err != nil {
 		return Config{}, &FieldError{"DSR_DIGEST_SCHEDULE", err.Error()}

@@ -499,3 +499,42 @@ func (s *Store) CarryAll(ctx context.Context, meetingID string, next *register.M
 	}
 	return out, nil
 }
+
+// ReviewSince is the id of the person's newest review held at or after
+// since; not found when none was.
+func (s *Store) ReviewSince(ctx context.Context, personID string, since time.Time) (string, error) {
+	var id string
+	err := s.Pool.QueryRow(ctx, `SELECT id::text FROM reviews WHERE person_id=$1 AND held_at >= $2 ORDER BY held_at DESC LIMIT 1`,
+		personID, since).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", register.NotFound("review since the meeting began")
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: review since: %w", err)
+	}
+	return id, nil
+}
+
+// MeetingAction is an action a meeting gave: its owner and where it is.
+type MeetingAction struct {
+	Owner    string
+	PersonID string
+	ActionID string
+}
+
+// MeetingActions lists the open actions created for the people on a
+// meeting's agenda from the meeting's day on, by owner: what the closing
+// mails list.
+func (s *Store) MeetingActions(ctx context.Context, meetingID string) ([]MeetingAction, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT lower(a.owner_email), a.person_id::text, a.id::text
+		FROM actions a JOIN agenda_items ai ON ai.person_id = a.person_id AND ai.meeting_id = $1 AND ai.outcome <> 'overflow'
+		JOIN meetings m ON m.id = ai.meeting_id
+		WHERE a.status = 'open' AND a.created_at >= date_trunc('day', m.starts_at AT TIME ZONE 'Europe/London') AT TIME ZONE 'Europe/London'
+		  AND (m.closed_at IS NULL OR a.created_at <= m.closed_at)
+		ORDER BY 1, a.created_at, a.id`, meetingID)
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[MeetingAction])
+	if err != nil {
+		return nil, fmt.Errorf("store: meeting actions: %w", err)
+	}
+	return out, nil
+}

@@ -61,6 +61,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	dg := &activities.Digests{Activities: a, EscalateAfter: d.Config.Timing.EscalateAfter}
 	r.RegisterActivityWithOptions(dg.SendDigests, activity.RegisterOptions{Name: workflows.ActivityDigest})
 	registerRetention(r, d)
+	registerMeetings(r, d, a)
 	dup := &activities.Duplicates{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
 	r.RegisterWorkflowWithOptions(workflows.ReferralDuplicate, workflow.RegisterOptions{Name: workflows.ReferralDuplicateWorkflowName})
 	r.RegisterActivityWithOptions(dup.NotifyDuplicate, activity.RegisterOptions{Name: workflows.ActivityNotifyDuplicate})
@@ -119,9 +120,19 @@ func Run(ctx context.Context, d Deps) error {
 		return err
 	}
 
+	if err := EnsureSeries(ctx, d.Client, d.Store, d.Config); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.Logger.Warn("meeting series workflows: not all started; the reconciler tries again", "error", err)
+	}
+
 	tick := time.NewTicker(ReconcileEvery)
 	defer tick.Stop()
 	for {
+		if err := startSeries(ctx, d.Client, d.Store); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("reconcile meeting series failed", "error", err)
+		}
 		n, err := Reconcile(ctx, d.Client, d.Store, d.Logger)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile failed", "error", err)

@@ -157,3 +157,25 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 	}
 	return workflow.NewContinueAsNewError(ctx, SeriesWorkflowName, SeriesInput{SeriesID: in.SeriesID, After: after, ContinueAfter: in.ContinueAfter})
 }
+
+// MeetingClosedWorkflowName sends, once a meeting is closed, each action
+// owner one mail listing their new actions (links only).
+const (
+	MeetingClosedWorkflowName = "MeetingClosedWorkflow"
+	ActivitySendActionMails   = "SendMeetingActionMails"
+)
+
+// MeetingClosedWorkflowID is one per meeting: closing twice starts nothing
+// new.
+func MeetingClosedWorkflowID(meetingID string) string { return "meeting-closed-" + meetingID }
+
+// MeetingClosed is the workflow function: the activity retries until every
+// owner's mail has gone, each once (the outbox keys them by meeting and
+// owner).
+func MeetingClosed(ctx workflow.Context, meetingID string) error {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+	})
+	return workflow.ExecuteActivity(actx, ActivitySendActionMails, meetingID).Get(ctx, nil)
+}
