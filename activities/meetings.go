@@ -275,3 +275,32 @@ func (m *Meetings) SendMeetingActionMails(ctx context.Context, meetingID string)
 	}
 	return nil
 }
+
+// MeetingsChanged deals with the series' meetings whose agenda went out
+// and that have not ended: each gets its invitation for its current
+// sequence (nothing when that one went already), and a cancelled one
+// carries its people to the next meeting.
+func (m *Meetings) MeetingsChanged(ctx context.Context, seriesID string) ([]workflows.ChangedMeeting, error) {
+	now := time.Now()
+	ms, err := m.Store.Meetings(ctx, seriesID, now.Add(-24*time.Hour), now.Add(m.horizon()))
+	if err != nil {
+		return nil, err
+	}
+	var out []workflows.ChangedMeeting
+	for _, s := range ms {
+		if s.AgendaSentAt == nil || s.ClosedAt != nil || !s.End.After(now) {
+			continue
+		}
+		j := workflows.ChangedMeeting{MeetingID: s.ID}
+		if s.Cancelled {
+			if j.Carried, err = m.PlanMeetingAgenda(ctx, s.ID); err != nil {
+				return nil, err
+			}
+		}
+		if err := m.SendMeetingInvitations(ctx, s.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}

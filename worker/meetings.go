@@ -25,6 +25,7 @@ func registerMeetings(r sdkworker.Registry, d Deps, a *activities.Activities) {
 	r.RegisterActivityWithOptions(m.PlanMeetingAgenda, activity.RegisterOptions{Name: workflows.ActivityPlanAgenda})
 	r.RegisterActivityWithOptions(m.CarryOver, activity.RegisterOptions{Name: workflows.ActivityCarryOver})
 	r.RegisterActivityWithOptions(m.SendMeetingInvitations, activity.RegisterOptions{Name: workflows.ActivitySendInvitations})
+	r.RegisterActivityWithOptions(m.MeetingsChanged, activity.RegisterOptions{Name: workflows.ActivityMeetingsChanged})
 	r.RegisterWorkflowWithOptions(workflows.MeetingClosed, workflow.RegisterOptions{Name: workflows.MeetingClosedWorkflowName})
 	r.RegisterActivityWithOptions(m.SendMeetingActionMails, activity.RegisterOptions{Name: workflows.ActivitySendActionMails})
 }

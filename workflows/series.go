@@ -26,6 +26,7 @@ const (
 	ActivityPlanAgenda      = "PlanMeetingAgenda"
 	ActivityCarryOver       = "CarryOver"
 	ActivitySendInvitations = "SendMeetingInvitations"
+	ActivityMeetingsChanged = "MeetingsChanged"
 )
 
 // SeriesWorkflowID is the workflow id of a series: its id only.
@@ -59,7 +60,6 @@ type Series struct {
 
 // Run is the workflow function.
 func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
-	logger := workflow.GetLogger(ctx)
 	changed := false
 	sig := workflow.GetSignalChannel(ctx, SignalSeriesChanged)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -85,23 +85,25 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 		if err := workflow.ExecuteActivity(actx, ActivityNextMeeting, in.SeriesID, after).Get(ctx, &m); err != nil {
 			return fmt.Errorf("next meeting: %w", err)
 		}
-		if m.ID == "" {
-			// No meeting within the horizon: look again daily or on a change.
-			changed = false
-			if _, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return changed }); err != nil {
-				return err
-			}
-			continue
-		}
-		// Wait for the agenda's time; a change (the meeting moved, an extra
-		// one added) makes the workflow look again.
+		// Wait for the agenda's time (daily when there is no meeting in
+		// sight); a change (a meeting moved or cancelled, an extra one
+		// added) makes the workflow send what changed and look again.
 		changed = false
-		if wait := m.Start.Add(-s.Lead).Sub(workflow.Now(ctx)); wait > 0 && !m.AgendaSent {
+		wait := 24 * time.Hour
+		if m.ID != "" {
+			wait = m.Start.Add(-s.Lead).Sub(workflow.Now(ctx))
+		}
+		if wait > 0 {
 			fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return changed })
 			if err != nil {
 				return err
 			}
 			if fired {
+				if err := s.changes(ctx, actx, in.SeriesID); err != nil {
+					return err
+				}
+			}
+			if fired || m.ID == "" {
 				continue
 			}
 		}
@@ -110,52 +112,49 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 			if err := workflow.ExecuteActivity(actx, ActivityPlanAgenda, m.ID).Get(ctx, &carried); err != nil {
 				return fmt.Errorf("plan agenda: %w", err)
 			}
-			for _, c := range carried {
-				if c.Due.IsZero() {
-					continue // no next meeting known: the review date stays
-				}
-				if err := workflow.ExecuteActivity(actx, ActivityCarryOver, c, m.ID).Get(ctx, nil); err != nil {
-					logger.Warn("carrying a person over failed", "meeting", m.ID, "error", err)
-				}
-			}
+			carryOver(ctx, actx, m.ID, carried)
 		}
-		// The invitation (agenda, moved or cancelled) for the meeting's
-		// current sequence: once per sequence, whatever the retries.
+		// The invitation for the meeting's current sequence: once per
+		// sequence, whatever the retries.
 		if err := workflow.ExecuteActivity(actx, ActivitySendInvitations, m.ID).Get(ctx, nil); err != nil {
 			return fmt.Errorf("send invitations: %w", err)
 		}
-		// Until the meeting ends, every change sends the invitation again.
-		for {
-			changed = false
-			wait := m.End.Sub(workflow.Now(ctx))
-			if wait <= 0 {
-				break
-			}
-			fired, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return changed })
-			if err != nil {
-				return err
-			}
-			if !fired {
-				break
-			}
-			var now MeetingRef
-			if err := workflow.ExecuteActivity(actx, ActivityNextMeeting, in.SeriesID, after).Get(ctx, &now); err != nil {
-				return fmt.Errorf("look again: %w", err)
-			}
-			if now.ID != m.ID {
-				break // moved past another meeting, or gone: start over
-			}
-			m = now
-			if err := workflow.ExecuteActivity(actx, ActivitySendInvitations, m.ID).Get(ctx, nil); err != nil {
-				return fmt.Errorf("send invitations: %w", err)
-			}
-		}
-		if m.End.After(after) && workflow.Now(ctx).After(m.Start) {
-			after = m.Start.Add(time.Second)
-			handled++
-		}
+		after = m.Start.Add(time.Second)
+		handled++
 	}
 	return workflow.NewContinueAsNewError(ctx, SeriesWorkflowName, SeriesInput{SeriesID: in.SeriesID, After: after, ContinueAfter: in.ContinueAfter})
+}
+
+// changes sends what changed in meetings whose agenda went out: the
+// invitation again with its new sequence, or the cancellation, carrying
+// a cancelled meeting's people to the next one.
+func (s *Series) changes(ctx, actx workflow.Context, seriesID string) error {
+	var jobs []ChangedMeeting
+	if err := workflow.ExecuteActivity(actx, ActivityMeetingsChanged, seriesID).Get(ctx, &jobs); err != nil {
+		return fmt.Errorf("meetings changed: %w", err)
+	}
+	for _, j := range jobs {
+		carryOver(ctx, actx, j.MeetingID, j.Carried)
+	}
+	return nil
+}
+
+// ChangedMeeting is a sent meeting the change activity dealt with, and
+// whom its cancellation carries.
+type ChangedMeeting struct {
+	MeetingID string           `json:"meeting_id"`
+	Carried   []register.Carry `json:"carried,omitempty"`
+}
+
+func carryOver(ctx, actx workflow.Context, meetingID string, carried []register.Carry) {
+	for _, c := range carried {
+		if c.Due.IsZero() {
+			continue // no next meeting known: the review date stays
+		}
+		if err := workflow.ExecuteActivity(actx, ActivityCarryOver, c, meetingID).Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("carrying a person over failed", "meeting", meetingID, "error", err)
+		}
+	}
 }
 
 // MeetingClosedWorkflowName sends, once a meeting is closed, each action
