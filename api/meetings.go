@@ -1,15 +1,12 @@
 package api
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/calendar"
@@ -17,7 +14,6 @@ import (
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
-	"github.com/bsw-dsr/dsr/workflows"
 )
 
 // meetings serves the DSR meetings: series, meetings, agendas, outcomes
@@ -84,36 +80,11 @@ func (m *meetings) putSeries(w http.ResponseWriter, r *http.Request) {
 	}
 	s := register.Series{ID: chi.URLParam(r, "series"), Name: b.Name, Locality: b.Locality, Schedule: b.Schedule,
 		Capacity: b.Capacity, Length: time.Duration(b.LengthMinutes) * time.Minute, Attendees: b.Attendees, Place: b.Place}
-	if err := SaveSeries(r.Context(), m.store, m.temporal, s); err != nil {
+	if err := starter.SaveSeries(r.Context(), m.store, m.temporal, s); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, bodyOf(s))
-}
-
-// SaveSeries validates and saves a series and tells its workflow: one
-// way for the API and the web pages.
-func SaveSeries(ctx context.Context, st *store.Store, c client.Client, s register.Series) error {
-	for i, a := range s.Attendees {
-		s.Attendees[i] = strings.TrimSpace(a)
-	}
-	if e := register.CheckSeries(s); e != nil {
-		return e
-	}
-	if err := st.SaveSeries(ctx, s); err != nil {
-		return err
-	}
-	return seriesChanged(ctx, c, s.ID)
-}
-
-func seriesChanged(ctx context.Context, c client.Client, seriesID string) error {
-	if c == nil {
-		return nil
-	}
-	if err := starter.SeriesChanged(ctx, c, seriesID); err != nil {
-		return register.Unavailable("Saved, but the meeting workflow could not be told: it looks again within ten minutes.")
-	}
-	return nil
 }
 
 // meetingBody is a meeting with its agenda as the viewer may see it.
@@ -170,7 +141,7 @@ func (m *meetings) addExtra(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := m.store.AddExtraMeeting(r.Context(), chi.URLParam(r, "series"), b.Start, b.Capacity)
 	if err == nil {
-		err = seriesChanged(r.Context(), m.temporal, s.SeriesID)
+		err = starter.NotifySeries(r.Context(), m.temporal, s.SeriesID)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -179,37 +150,8 @@ func (m *meetings) addExtra(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, meetingOf(s))
 }
 
-// MeetingView is a meeting with the agenda the viewer may see: the
-// recorded one, or before it is planned a preview (coordinators only).
-func MeetingView(ctx context.Context, st *store.Store, viewer register.Actor, id string, triageWithin time.Duration) (store.MeetingState, []store.AgendaEntry, error) {
-	s, err := st.Meeting(ctx, id)
-	if err != nil {
-		return s, nil, err
-	}
-	if s.PlannedAt != nil {
-		items, err := st.Agenda(ctx, id, viewer)
-		return s, items, err
-	}
-	if viewer.Role != "coordinator" {
-		return s, nil, nil
-	}
-	cands, err := st.Candidates(ctx, s.Series.Locality, triageWithin)
-	if err != nil {
-		return s, nil, err
-	}
-	ag := register.PlanAgenda(s.Meeting, nil, cands, s.Edits)
-	var items []store.AgendaEntry
-	for _, it := range ag.Items {
-		items = append(items, store.AgendaEntry{AgendaItem: it})
-	}
-	for _, c := range ag.Carried {
-		items = append(items, store.AgendaEntry{AgendaItem: register.AgendaItem{PersonID: c.PersonID, Carried: c.Times - 1}, Outcome: "overflow"})
-	}
-	return s, items, nil
-}
-
 func (m *meetings) getMeeting(w http.ResponseWriter, r *http.Request) {
-	s, items, err := MeetingView(r.Context(), m.store, actorFrom(r), chi.URLParam(r, "meeting"), 5*24*time.Hour)
+	s, items, err := starter.MeetingView(r.Context(), m.store, actorFrom(r), chi.URLParam(r, "meeting"), 5*24*time.Hour)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -246,7 +188,7 @@ func (m *meetings) changeMeeting(w http.ResponseWriter, r *http.Request) {
 	}
 	s, err := m.store.ChangeMeeting(r.Context(), chi.URLParam(r, "meeting"), start, b.Cancelled)
 	if err == nil {
-		err = seriesChanged(r.Context(), m.temporal, s.SeriesID)
+		err = starter.NotifySeries(r.Context(), m.temporal, s.SeriesID)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -276,54 +218,6 @@ func (m *meetings) editAgenda(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ed)
 }
 
-// Outcome records what became of a person at a meeting: "reviewed" (the
-// review, recorded through the person's record-review, must be held since
-// the meeting's day began) or "not-discussed", which carries them to the
-// next meeting: their review date moves to it. One rule for the API and
-// the meeting page.
-func Outcome(ctx context.Context, st *store.Store, c client.Client, actor register.Actor, meetingID, personID, outcome string) error {
-	ms, err := st.Meeting(ctx, meetingID)
-	if err != nil {
-		return err
-	}
-	if ms.ClosedAt != nil {
-		return register.Conflict("the meeting has been closed", meetingID)
-	}
-	switch outcome {
-	case "reviewed":
-		y, mo, d := ms.Start.In(register.London).Date()
-		rid, err := st.ReviewSince(ctx, personID, time.Date(y, mo, d, 0, 0, 0, 0, register.London))
-		if register.KindOf(err) == register.KindNotFound {
-			return register.Invalidf("outcome", "record the person's review first")
-		}
-		if err != nil {
-			return err
-		}
-		return st.SetOutcome(ctx, meetingID, personID, "reviewed", rid, "")
-	case "not-discussed":
-		ms2, err := st.Meetings(ctx, ms.SeriesID, ms.Start, ms.Start.AddDate(1, 0, 0))
-		if err != nil {
-			return err
-		}
-		var occ []register.Meeting
-		for _, o := range ms2 {
-			occ = append(occ, o.Meeting)
-		}
-		next, ok := register.NextRegular(occ, ms.Meeting)
-		to := ""
-		if ok {
-			to = next.ID
-			req := workflows.MoveReviewRequest{Actor: actor, Due: next.Start, MeetingID: next.ID}
-			if err := workflows.Update(ctx, c, personID, workflows.UpdateMoveReview, "carry/"+meetingID+"/"+personID, req, nil); err != nil &&
-				register.KindOf(err) != register.KindInvalid {
-				return err
-			}
-		}
-		return st.SetOutcome(ctx, meetingID, personID, "not-discussed", "", to)
-	}
-	return register.Invalidf("outcome", "must be reviewed or not-discussed")
-}
-
 func (m *meetings) outcome(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Outcome string `json:"outcome"`
@@ -337,37 +231,15 @@ func (m *meetings) outcome(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, register.NotFound("person"))
 		return
 	}
-	if err := Outcome(r.Context(), m.store, m.temporal, actorFrom(r), chi.URLParam(r, "meeting"), id, b.Outcome); err != nil {
+	if err := starter.Outcome(r.Context(), m.store, m.temporal, actorFrom(r), chi.URLParam(r, "meeting"), id, b.Outcome); err != nil {
 		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"outcome": b.Outcome})
 }
 
-// CloseMeeting closes a meeting (the minutes are kept) and starts the
-// owners' action mails, once.
-func CloseMeeting(ctx context.Context, st *store.Store, c client.Client, meetingID string) error {
-	ms, err := st.Meeting(ctx, meetingID)
-	if err != nil {
-		return err
-	}
-	if ms.PlannedAt == nil {
-		return register.Conflict("the meeting has no agenda yet", meetingID)
-	}
-	if _, err := st.CloseMeeting(ctx, meetingID); err != nil {
-		return err
-	}
-	if err := starter.MeetingClosed(ctx, c, meetingID); err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if !errors.As(err, &started) {
-			return register.Unavailable("The meeting is closed, but its action mails could not be started: close it again shortly.")
-		}
-	}
-	return nil
-}
-
 func (m *meetings) close(w http.ResponseWriter, r *http.Request) {
-	if err := CloseMeeting(r.Context(), m.store, m.temporal, chi.URLParam(r, "meeting")); err != nil {
+	if err := starter.CloseMeeting(r.Context(), m.store, m.temporal, chi.URLParam(r, "meeting")); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -389,3 +389,12 @@ func TestCheckSeries(t *testing.T) {
 		t.Errorf("default = %d", c)
 	}
 }
+
+func TestOccurrencesBounded(t *testing.T) {
+	s := Series{ID: "x", Schedule: "* * * * *", Capacity: 1}
+	from := london("2026-01-01 00:00")
+	ms, err := s.Occurrences(from, from.AddDate(0, 3, 0), nil, []Meeting{{ID: "late", Start: from.AddDate(0, 2, 0)}})
+	if err != nil || len(ms) != MaxOccurrences || ms[len(ms)-1].Extra {
+		t.Errorf("%d meetings, %v", len(ms), err)
+	}
+}
