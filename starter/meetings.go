@@ -130,6 +130,28 @@ func CloseMeeting(ctx context.Context, st *store.Store, c client.Client, meeting
 	if ms.PlannedAt == nil {
 		return register.Conflict("the meeting has no agenda yet", meetingID)
 	}
+	if ms.ClosedAt == nil {
+		// Anyone whose outcome is not recorded: reviewed when a review was
+		// recorded since the meeting's day began, else not discussed
+		// (carried to the next meeting).
+		items, err := st.Agenda(ctx, meetingID, register.Actor{Role: "coordinator", Email: "dsr"})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.Outcome != "" {
+				continue
+			}
+			outcome := "not-discussed"
+			y, mo, d := ms.Start.In(register.London).Date()
+			if _, err := st.ReviewSince(ctx, it.PersonID, time.Date(y, mo, d, 0, 0, 0, 0, register.London)); err == nil {
+				outcome = "reviewed"
+			}
+			if err := Outcome(ctx, st, c, register.Actor{Role: "system", Email: "dsr"}, meetingID, it.PersonID, outcome); err != nil {
+				return err
+			}
+		}
+	}
 	if _, err := st.CloseMeeting(ctx, meetingID); err != nil {
 		return err
 	}

@@ -137,12 +137,18 @@ func (s *Store) Meetings(ctx context.Context, seriesID string, from, to time.Tim
 			changes = append(changes, register.SlotChange{Slot: *m.Slot, Start: m.Start, Cancelled: m.Cancelled})
 		}
 	}
-	occ, err := sr.Occurrences(from, to, changes, extras)
+	// A slot may be moved up to MaxMove from where the schedule puts it:
+	// list the slots that far either side, then keep those starting in
+	// [from, to).
+	occ, err := sr.Occurrences(from.Add(-MaxMove), to.Add(MaxMove), changes, extras)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]MeetingState, 0, len(occ))
 	for _, o := range occ {
+		if o.Start.Before(from) || !o.Start.Before(to) {
+			continue
+		}
 		m, ok := byID[o.ID]
 		if !ok {
 			slot := o.Start
@@ -153,6 +159,9 @@ func (s *Store) Meetings(ctx context.Context, seriesID string, from, to time.Tim
 	}
 	return out, nil
 }
+
+// MaxMove is how far a meeting may be moved from its scheduled slot.
+const MaxMove = 28 * 24 * time.Hour
 
 // Meeting returns one meeting by id: recorded, or a slot of its series
 // (the id names the slot).
@@ -228,6 +237,9 @@ func (s *Store) ChangeMeeting(ctx context.Context, id string, start time.Time, c
 	}
 	if m.Cancelled {
 		return m, register.Conflict("the meeting is cancelled", id)
+	}
+	if !start.IsZero() && m.Slot != nil && (start.Sub(*m.Slot) > MaxMove || m.Slot.Sub(start) > MaxMove) {
+		return m, register.Invalidf("start", "a meeting moves at most 28 days from its scheduled date: cancel it and add an extra one instead")
 	}
 	if !start.IsZero() {
 		m.End = start.UTC().Add(m.End.Sub(m.Start))
@@ -535,6 +547,26 @@ func (s *Store) MeetingActions(ctx context.Context, meetingID string) ([]Meeting
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[MeetingAction])
 	if err != nil {
 		return nil, fmt.Errorf("store: meeting actions: %w", err)
+	}
+	return out, nil
+}
+
+// Names gives the names of the people with these ids, for the meeting
+// page (the caller audits the read).
+func (s *Store) Names(ctx context.Context, ids []string) (map[string]string, error) {
+	if ids == nil {
+		ids = []string{}
+	}
+	rows, _ := s.Pool.Query(ctx, `SELECT id::text, given_name || ' ' || family_name FROM people WHERE id = ANY($1::uuid[])`, ids)
+	out := map[string]string{}
+	_, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (struct{}, error) {
+		var id, name string
+		err := r.Scan(&id, &name)
+		out[id] = name
+		return struct{}{}, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: names: %w", err)
 	}
 	return out, nil
 }

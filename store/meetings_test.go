@@ -124,6 +124,13 @@ func TestMeetingSeriesAgendaAndCarryOver(t *testing.T) {
 	if err != nil || moved.ID != second.ID || moved.Sequence != 1 || !moved.Start.Equal(second.Start.Add(2*time.Hour)) {
 		t.Fatalf("moved = %+v, %v", moved, err)
 	}
+	// Listed from just after its slot, the moved meeting is still there.
+	if after, _ := st.Meetings(ctx, sr.ID, second.Start.Add(time.Second), second.Start.AddDate(0, 0, 1)); len(after) != 1 || after[0].ID != second.ID {
+		t.Errorf("moved meeting listed after its slot: %+v", after)
+	}
+	if _, err := st.ChangeMeeting(ctx, second.ID, second.Start.AddDate(0, 0, 29), false); register.KindOf(err) != register.KindInvalid {
+		t.Errorf("moved 29 days: %v", err)
+	}
 	cancelled, err := st.ChangeMeeting(ctx, second.ID, time.Time{}, true)
 	if err != nil || !cancelled.Cancelled || cancelled.Sequence != 2 {
 		t.Fatalf("cancelled = %+v, %v", cancelled, err)

@@ -291,6 +291,9 @@ func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("current_issues", p.CurrentIssues)
 	f.Values.Set("tried", p.Tried)
 	f.Values.Set("could_help", p.CouldHelp)
+	if meetingLink(r.Form.Get("meeting")) != "" {
+		f.Values.Set("meeting", r.Form.Get("meeting")) // back to the meeting page after
+	}
 	s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p, g))
 }
 
@@ -400,7 +403,7 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 	in.Actions, rows = readActions(f, "actions", len(g.Rows))
 	s.submit(w, r, change{"review", "Record a review", s.reviewPage(p, g)}, f, p.ID,
 		update{workflows.UpdateRecordReview, workflows.ReviewRequest{Actor: s.actor(r), Review: in}, rowPath("actions", rows)},
-		"/people/"+p.ID+"?done=review")
+		reviewDone(p.ID, f.get("meeting")))
 }
 
 // ---- Rating ----
@@ -633,4 +636,13 @@ func (s *server) dischargePost(w http.ResponseWriter, r *http.Request) {
 	req := workflows.DischargeRequest{Actor: s.actor(r), Reason: reason}
 	s.submit(w, r, change{"discharge", "Discharge from the register", changePage{P: p}}, f, p.ID,
 		update{workflows.UpdateDischarge, req, nil}, "/people/"+p.ID+"?done=discharged")
+}
+
+// reviewDone is where a recorded review goes: back to the meeting page
+// when it was recorded from one, else the record.
+func reviewDone(personID, meetingID string) string {
+	if l := meetingLink(meetingID); l != "" {
+		return l + "?done=review"
+	}
+	return "/people/" + personID + "?done=review"
 }

@@ -88,7 +88,8 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 		// Wait for the agenda's time (daily when there is no meeting in
 		// sight); a change (a meeting moved or cancelled, an extra one
 		// added) makes the workflow send what changed and look again.
-		changed = false
+		// changed is consumed only when acted on, so a signal that came
+		// while an activity ran is not lost.
 		wait := 24 * time.Hour
 		if m.ID != "" {
 			wait = m.Start.Add(-s.Lead).Sub(workflow.Now(ctx))
@@ -99,6 +100,7 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 				return err
 			}
 			if fired {
+				changed = false
 				if err := s.changes(ctx, actx, in.SeriesID); err != nil {
 					return err
 				}
