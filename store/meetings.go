@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,13 +138,22 @@ func (s *Store) Meetings(ctx context.Context, seriesID string, from, to time.Tim
 			changes = append(changes, register.SlotChange{Slot: *m.Slot, Start: m.Start, Cancelled: m.Cancelled})
 		}
 	}
-	// A slot may be moved up to MaxMove from where the schedule puts it:
-	// list the slots that far either side, then keep those starting in
-	// [from, to).
-	occ, err := sr.Occurrences(from.Add(-MaxMove), to.Add(MaxMove), changes, extras)
+	occ, err := sr.Occurrences(from, to, changes, extras)
 	if err != nil {
 		return nil, err
 	}
+	// A slot moved into [from, to) from outside it is listed by its start;
+	// one moved out of it is not.
+	listed := map[string]bool{}
+	for _, o := range occ {
+		listed[o.ID] = true
+	}
+	for _, m := range recorded {
+		if !m.Extra && !listed[m.ID] && !m.Start.Before(from) && m.Start.Before(to) {
+			occ = append(occ, m.Meeting)
+		}
+	}
+	slices.SortStableFunc(occ, func(a, b register.Meeting) int { return a.Start.Compare(b.Start) })
 	out := make([]MeetingState, 0, len(occ))
 	for _, o := range occ {
 		if o.Start.Before(from) || !o.Start.Before(to) {
