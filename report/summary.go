@@ -30,6 +30,9 @@ type Raw struct {
 	// need; Reviewed: people with any review held in the period.
 	Needs    map[string]int
 	Reviewed int
+	// RiskToolUsed: reviews held in the period that answered the risk
+	// tool; RiskToolDiffers: those whose rating differs from the tool's.
+	RiskToolUsed, RiskToolDiffers int
 }
 
 // Dimensions name the categories every summary lists, in order, so that a
@@ -57,6 +60,7 @@ type Summary struct {
 	ByStatus      []Cell        `json:"by_status"`
 	RatingChanges []MonthCounts `json:"rating_changes"`
 	ServiceGaps   ServiceGaps   `json:"service_gaps"`
+	RiskTool      RiskTool      `json:"risk_tool"`
 }
 
 // OnRegister is the people on the register at the end of the period.
@@ -84,6 +88,13 @@ type MonthCounts struct {
 type ServiceGaps struct {
 	PeopleReviewed Count  `json:"people_reviewed"`
 	Needs          []Cell `json:"needs"`
+}
+
+// RiskTool counts how often the rating chosen at a review differed from
+// the risk tool's suggestion.
+type RiskTool struct {
+	Reviews Count `json:"reviews"`
+	Differs Count `json:"differs"`
 }
 
 // NotRecorded is the locality key of people with none recorded.
@@ -118,6 +129,7 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 	for _, k := range dims.Needs {
 		s.ServiceGaps.Needs = append(s.ServiceGaps.Needs, Cell{k, Primary(raw.Needs[k], threshold)})
 	}
+	s.RiskTool = RiskTool{Reviews: Primary(raw.RiskToolUsed, threshold), Differs: Primary(raw.RiskToolDiffers, threshold)}
 	return s
 }
 

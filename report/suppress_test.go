@@ -181,6 +181,7 @@ func TestBuild(t *testing.T) {
 		RatingChanges: map[string]map[string]int{"2025-12": {"red": 5, "amber": 1}},
 		Needs:         map[string]int{"respite": 8, "housing": 4},
 		Reviewed:      11,
+		RiskToolUsed:  9, RiskToolDiffers: 2,
 	}
 	s := Build(raw, dims, 5)
 	got := string(mustJSON(s))
@@ -194,7 +195,8 @@ func TestBuild(t *testing.T) {
 		`{"month":"2025-11","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
 		`{"month":"2025-12","total":6,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]},` +
 		`{"month":"2026-01","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]}],` +
-		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]}}`
+		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]},` +
+		`"risk_tool":{"reviews":9,"differs":null}}`
 	if got != want {
 		t.Errorf("Build:\n got %s\nwant %s", got, want)
 	}

@@ -62,8 +62,22 @@ CREATE TABLE calendar_feeds (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- The risk tool's answers beside a review: the tool and its version, the
+-- questions answered yes, what it suggested, and why the rating chosen
+-- differs when it does.
+ALTER TABLE reviews ADD COLUMN risk_tool text;
+ALTER TABLE reviews ADD COLUMN risk_version int;
+ALTER TABLE reviews ADD COLUMN risk_yes text[];
+ALTER TABLE reviews ADD COLUMN suggested_rating text CHECK (suggested_rating IN ('red', 'amber', 'green', 'blue'));
+ALTER TABLE reviews ADD COLUMN rating_reason text NOT NULL DEFAULT '';
+
 ---- create above / drop below ----
 
+ALTER TABLE reviews DROP COLUMN rating_reason;
+ALTER TABLE reviews DROP COLUMN suggested_rating;
+ALTER TABLE reviews DROP COLUMN risk_yes;
+ALTER TABLE reviews DROP COLUMN risk_version;
+ALTER TABLE reviews DROP COLUMN risk_tool;
 DROP TABLE calendar_feeds;
 DROP TABLE agenda_items;
 DROP TABLE meetings;
