@@ -17,6 +17,7 @@ func (s *server) routesV1(r chi.Router) {
 		temporal:  s.deps.Temporal,
 		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		now:       time.Now,
+		riskTool:  s.deps.Config.RiskTool,
 	}
 	p.routes(r)
 	intakeRoutes(r, p)

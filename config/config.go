@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type Config struct {
 	// AgendaLead is how long before each meeting its agenda and
 	// invitation go out (DSR_AGENDA_LEAD).
 	AgendaLead time.Duration
+	// RiskTool is the area's risk tool (DSR_RISK_TOOL, a JSON file; the
+	// four key questions when unset).
+	RiskTool register.RiskTool
 	// NoticeStuckAfter is how long a notice may wait to be sent before it
 	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
 	NoticeStuckAfter time.Duration
@@ -218,6 +222,18 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.AgendaLead, err = duration("DSR_AGENDA_LEAD", get("DSR_AGENDA_LEAD", "5d")); err != nil {
 		return Config{}, err
+	}
+	c.RiskTool = register.DefaultRiskTool
+	if path := get("DSR_RISK_TOOL", ""); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Config{}, &FieldError{"DSR_RISK_TOOL", err.Error()}
+		}
+		c.RiskTool, err = register.LoadRiskTool(f)
+		f.Close()
+		if err != nil {
+			return Config{}, &FieldError{"DSR_RISK_TOOL", err.Error()}
+		}
 	}
 	if _, err := ParseCron(c.DigestSchedule); err != nil {
 		return Config{}, &FieldError{"DSR_DIGEST_SCHEDULE", err.Error()}
