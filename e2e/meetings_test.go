@@ -167,7 +167,7 @@ func TestMeetingEndToEnd(t *testing.T) {
 
 	// The carried person's reminder names the next meeting's time.
 	want := m2.Start.In(register.London).Format("2 January 2006 at 15:04")
-	rctx, rcancel := context.WithTimeout(context.Background(), 75*time.Second)
+	rctx, rcancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer rcancel()
 	if _, err := s.smtp.WaitFor(rctx, func(c devstack.Captured) bool {
 		return c.Header.Get("X-DSR-Kind") == "review-due" && c.Header.Get("X-DSR-Person") == carried && strings.Contains(c.Text(), want)

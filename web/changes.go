@@ -23,6 +23,7 @@ type changePage struct {
 	Action register.Action // the action being completed
 	Grow   growingRows     // rows of new actions or professionals
 	Emails []string        // the named professionals' emails, as a hint
+	Risk   register.RiskTool // the area's risk tool, on the review form
 }
 
 // problem is a form-wide error (not about one field), shown in the error
@@ -267,12 +268,14 @@ func reviewSpecs(rows int) []spec {
 		{Name: "could_help", Label: "What could help"},
 		{Name: "needs", Label: "Service needs"},
 		{Name: "notes", Label: "Notes"},
+		{Name: "risk", Label: "Risk tool"},
+		{Name: "risk_reason", Label: "Why the rating differs from the risk tool's suggestion"},
 	}
 	return append(specs, actionSpecs("actions", rows)...)
 }
 
 func (s *server) reviewPage(p register.Person, g growingRows) changePage {
-	page := changePage{P: p, Grow: g}
+	page := changePage{P: p, Grow: g, Risk: s.d.Config.RiskTool}
 	for _, pr := range p.Professionals {
 		page.Emails = append(page.Emails, pr.Email)
 	}
@@ -398,6 +401,22 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if !in.Rating.Valid() {
 		f.fail("rag", "required")
+	}
+	if yes, reason := f.Values["risk"], f.text("risk_reason"); len(yes) > 0 || reason != "" {
+		tool := s.d.Config.RiskTool
+		a := tool.Answer(yes, reason)
+		problems := map[string]string{}
+		tool.CheckRisk(problems, a, in.Rating)
+		for k, v := range problems {
+			if k == "risk.reason" {
+				v = "The risk tool suggests " + string(a.Suggested) + ": say why the rating agreed differs"
+				k = "risk_reason"
+			} else {
+				k = "risk"
+			}
+			f.fail(k, v)
+		}
+		in.Risk = &a
 	}
 	var rows []int
 	in.Actions, rows = readActions(f, "actions", len(g.Rows))
