@@ -24,7 +24,7 @@ func TestReviewRiskToolAndMeetingReturn(t *testing.T) {
 	id := ids[1]
 	b := s.as(t, "coord@example.org")
 	p := must(t, b.get("/people/"+id+"/review?meeting="+m.ID), http.StatusOK, "Risk tool (optional)",
-		"Crisis presentation at A&amp;E in the last month", `name="meeting" value="`+m.ID+`"`)
+		"Crisis presentation at A&E in the last month", `name="meeting" value="`+m.ID+`"`)
 	today := time.Now().In(register.London)
 	f := url.Values{
 		"held_at-day": {fmt.Sprint(today.Day())}, "held_at-month": {fmt.Sprint(int(today.Month()))}, "held_at-year": {fmt.Sprint(today.Year())},
