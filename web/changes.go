@@ -20,9 +20,9 @@ import (
 // changePage is the data of each form that changes a record.
 type changePage struct {
 	P      register.Person
-	Action register.Action // the action being completed
-	Grow   growingRows     // rows of new actions or professionals
-	Emails []string        // the named professionals' emails, as a hint
+	Action register.Action   // the action being completed
+	Grow   growingRows       // rows of new actions or professionals
+	Emails []string          // the named professionals' emails, as a hint
 	Risk   register.RiskTool // the area's risk tool, on the review form
 }
 
