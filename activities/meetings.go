@@ -239,7 +239,8 @@ func (m *Meetings) once(ctx context.Context, n register.Notice, to []string, bui
 }
 
 // SendMeetingActionMails sends each owner of an action the meeting gave
-// one mail listing the records of their new actions, once.
+// one mail listing the records of their new actions, once; and tells the
+// coordinators of anyone not discussed for the second meeting in a row.
 func (m *Meetings) SendMeetingActionMails(ctx context.Context, meetingID string) error {
 	ms, err := m.Store.Meeting(ctx, meetingID)
 	if err != nil {
@@ -256,6 +257,24 @@ func (m *Meetings) SendMeetingActionMails(ctx context.Context, meetingID string)
 			owners = append(owners, a.Owner)
 		}
 		byOwner[a.Owner] = append(byOwner[a.Owner], mail.PersonLink(m.BaseURL, a.PersonID))
+	}
+	// Someone not discussed for the second meeting in a row: the
+	// coordinators are told, once per meeting.
+	items, err := m.Store.Agenda(ctx, meetingID, register.Actor{Role: "coordinator", Email: "dsr"})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Outcome != "not-discussed" || it.Carried < 1 {
+			continue
+		}
+		due := ms.Start
+		if next, err := m.Store.Meeting(ctx, it.CarriedTo); err == nil {
+			due = next.Start
+		}
+		if err := m.deliver(ctx, it.PersonID, register.Notice{Kind: register.CarriedAgain, Occasion: meetingID, DueAt: due, At: time.Now()}); err != nil {
+			return err
+		}
 	}
 	link := mail.MeetingLink(m.BaseURL, meetingID)
 	for _, owner := range owners {
