@@ -60,6 +60,10 @@ commands:
             list the ids of closed records the daily retention run would
             delete now (DSR_RETAIN_CLOSED_FOR), changing nothing; or run it
             now in the running worker
+  bench     [--n 10000] [--clients 16] [--lead 4m] [--keep] [--only bare|dsr]
+            measure the register against bare Temporal on this machine, in
+            one run: a reminder burst, updates during it, a referral burst,
+            an import, memory (takes about 20 minutes at 10,000)
 
 Configuration comes from the environment; see README.md.
 `
@@ -117,6 +121,8 @@ func Main(env Env) int {
 		fmt.Fprintln(env.Stdout, codec.GenerateKey())
 	case "retention":
 		err = runRetention(ctx, env, cfg, args)
+	case "bench":
+		err = runBench(ctx, env, args)
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q (try dsr help)", cmd)}
 	}

@@ -176,10 +176,11 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 
 	if cfg.TemporalAddress == "" {
 		srv, err := devstack.StartTemporal(devstack.TemporalOptions{
-			DatabaseFile: filepath.Join(state, "temporal.db"),
-			Namespace:    cfg.TemporalNamespace,
-			FrontendPort: usualTemporalPort(stack), // for the Temporal CLI and UI
-			LogFile:      filepath.Join(state, "temporal.log"),
+			DatabaseFile:  filepath.Join(state, "temporal.db"),
+			Namespace:     cfg.TemporalNamespace,
+			FrontendPort:  usualTemporalPort(stack), // for the Temporal CLI and UI
+			LogFile:       filepath.Join(state, "temporal.log"),
+			DynamicConfig: cfg.DevTemporalConfig,
 		})
 		if err != nil {
 			return err

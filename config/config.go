@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"net/netip"
@@ -84,6 +85,25 @@ type Config struct {
 	// after it closed before the daily retention run deletes it
 	// (DSR_RETAIN_CLOSED_FOR); 0 means never.
 	RetainClosedFor time.Duration
+	// Worker tunes the Temporal worker (DSR_WORKER_*); zero values mean
+	// the register's measured defaults (worker package).
+	Worker WorkerTuning
+	// DevTemporalConfig overrides the embedded server's dynamic
+	// configuration in dsr dev (DSR_DEV_TEMPORAL_CONFIG,
+	// "key=json-value;..."): for measuring a setting, as the Temporal
+	// CLI's --dynamic-config-value does.
+	DevTemporalConfig map[string]any
+}
+
+// WorkerTuning is the Temporal worker's concurrency.
+type WorkerTuning struct {
+	WorkflowPollers int           // DSR_WORKER_WORKFLOW_POLLERS
+	ActivityPollers int           // DSR_WORKER_ACTIVITY_POLLERS
+	StickyTimeout   time.Duration // DSR_WORKER_STICKY_TIMEOUT
+	// WorkflowTasks and Activities bound the tasks run at once
+	// (DSR_WORKER_WORKFLOW_TASKS, DSR_WORKER_ACTIVITIES).
+	WorkflowTasks int
+	Activities    int
 }
 
 // TemporalTLS holds PEM file paths and an API key; all empty means a plain
@@ -207,6 +227,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.TrustedProxies, err = prefixes(getenv("DSR_TRUSTED_PROXIES")); err != nil {
 		return Config{}, &FieldError{"DSR_TRUSTED_PROXIES", err.Error()}
+	}
+	if c.Worker, err = workerTuning(get); err != nil {
+		return Config{}, err
+	}
+	if c.DevTemporalConfig, err = dynamicConfig(get("DSR_DEV_TEMPORAL_CONFIG", "")); err != nil {
+		return Config{}, &FieldError{"DSR_DEV_TEMPORAL_CONFIG", err.Error()}
 	}
 	c.Timing.PanelSchedule = get("DSR_PANEL_SCHEDULE", "")
 	if c.Timing.PanelSchedule != "" {
@@ -421,4 +447,65 @@ func (c Config) requireStores() error {
 		return &FieldError{"DSR_PAYLOAD_KEY", "required (every Temporal client encrypts payloads; generate one with: dsr keygen)"}
 	}
 	return nil
+}
+
+func workerTuning(get func(k, def string) string) (WorkerTuning, error) {
+	var w WorkerTuning
+	ints := []struct {
+		name string
+		to   *int
+	}{
+		{"DSR_WORKER_WORKFLOW_POLLERS", &w.WorkflowPollers},
+		{"DSR_WORKER_ACTIVITY_POLLERS", &w.ActivityPollers},
+		{"DSR_WORKER_WORKFLOW_TASKS", &w.WorkflowTasks},
+		{"DSR_WORKER_ACTIVITIES", &w.Activities},
+	}
+	for _, f := range ints {
+		v := get(f.name, "")
+		if v == "" {
+			continue
+		}
+		n, err := positiveInt(f.name, v)
+		if err != nil {
+			return w, err
+		}
+		*f.to = n
+	}
+	if v := get("DSR_WORKER_STICKY_TIMEOUT", ""); v != "" {
+		d, err := duration("DSR_WORKER_STICKY_TIMEOUT", v)
+		if err != nil {
+			return w, err
+		}
+		w.StickyTimeout = d
+	}
+	return w, nil
+}
+
+// dynamicConfig reads "key=json-value;..." into a map.
+func dynamicConfig(v string) (map[string]any, error) {
+	if v == "" {
+		return nil, nil
+	}
+	out := map[string]any{}
+	for _, kv := range strings.Split(v, ";") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q is not key=value", kv)
+		}
+		var x any
+		if err := json.Unmarshal([]byte(val), &x); err != nil {
+			return nil, fmt.Errorf("%s: the value %q is not JSON", k, val)
+		}
+		// JSON numbers decode as float64; the server's integer settings
+		// want ints.
+		if f, isNum := x.(float64); isNum && f == float64(int(f)) {
+			x = int(f)
+		}
+		out[strings.TrimSpace(k)] = x
+	}
+	return out, nil
 }

@@ -135,6 +135,12 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_TRUSTED_PROXIES", "10.0.0.0/33"},
 		{"DSR_TRUSTED_PROXIES", "proxy.example"},
 		{"DSR_LOCALITIES", "Swindon;swindon"},
+		{"DSR_WORKER_WORKFLOW_POLLERS", "0"},
+		{"DSR_WORKER_ACTIVITY_POLLERS", "many"},
+		{"DSR_WORKER_STICKY_TIMEOUT", "-1s"},
+		{"DSR_WORKER_ACTIVITIES", "1.5"},
+		{"DSR_DEV_TEMPORAL_CONFIG", "matching.numTaskqueueReadPartitions"},
+		{"DSR_DEV_TEMPORAL_CONFIG", "history.shardIOConcurrency=four"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))
@@ -208,5 +214,32 @@ func TestRequire(t *testing.T) {
 	c, _ = Load(env(append(http, "DSR_ALLOW_HTTP", "1")...))
 	if err := c.RequireAPI(); err != nil {
 		t.Errorf("RequireAPI over http:// with DSR_ALLOW_HTTP=1: %v", err)
+	}
+}
+
+func TestWorkerTuningAndDevTemporalConfig(t *testing.T) {
+	vars := map[string]string{
+		"DSR_WORKER_WORKFLOW_POLLERS": "4", "DSR_WORKER_ACTIVITY_POLLERS": "3",
+		"DSR_WORKER_STICKY_TIMEOUT": "45s", "DSR_WORKER_WORKFLOW_TASKS": "200", "DSR_WORKER_ACTIVITIES": "100",
+		"DSR_DEV_TEMPORAL_CONFIG": `matching.numTaskqueueReadPartitions=1; system.enableEagerWorkflowStart=false ;x.name="a;b"`,
+	}
+	c, err := Load(func(k string) string { return vars[k] })
+	if err == nil {
+		t.Fatal("a ';' inside a quoted value was taken as a separator and still parsed")
+	}
+	vars["DSR_DEV_TEMPORAL_CONFIG"] = `matching.numTaskqueueReadPartitions=1; system.enableEagerWorkflowStart=false ;x.name="ab"`
+	if c, err = Load(func(k string) string { return vars[k] }); err != nil {
+		t.Fatal(err)
+	}
+	want := WorkerTuning{WorkflowPollers: 4, ActivityPollers: 3, StickyTimeout: 45 * time.Second, WorkflowTasks: 200, Activities: 100}
+	if c.Worker != want {
+		t.Errorf("worker tuning %+v, want %+v", c.Worker, want)
+	}
+	dc := c.DevTemporalConfig
+	if dc["matching.numTaskqueueReadPartitions"] != 1 || dc["system.enableEagerWorkflowStart"] != false || dc["x.name"] != "ab" || len(dc) != 3 {
+		t.Errorf("dev temporal config %#v", dc)
+	}
+	if c, err = Load(func(string) string { return "" }); err != nil || c.Worker != (WorkerTuning{}) || c.DevTemporalConfig != nil {
+		t.Errorf("defaults: %+v %v %v", c.Worker, c.DevTemporalConfig, err)
 	}
 }

@@ -32,6 +32,12 @@ type TemporalOptions struct {
 	// means none. Temporal logs workflow IDs but never
 	// payloads, and our IDs carry no personal data.
 	LogFile string
+	// ServerDefaults runs the server with Temporal's own defaults, not the
+	// register's tuning: the bare baseline dsr bench compares against.
+	ServerDefaults bool
+	// DynamicConfig overrides single settings of the dynamic
+	// configuration (keys as the server names them).
+	DynamicConfig map[string]any
 }
 
 // Temporal is a running embedded Temporal server: frontend, history, matching
@@ -143,12 +149,12 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal: claim mapper: %w", err)
 	}
-	dyn := dynamicconfig.StaticClient{
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
-		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
-		// Visibility writes (SQLite, with full-text indexes) are a third of
-		// the CPU in a burst of starts; throttled, they catch up afterwards.
-		dynamicconfig.VisibilityPersistenceMaxWriteQPS.Key(): 50,
+	dyn := tuning()
+	if opts.ServerDefaults {
+		dyn = dynamicconfig.StaticClient{}
+	}
+	for k, v := range opts.DynamicConfig {
+		dyn[dynamicconfig.MakeKey(k)] = v
 	}
 	// Static membership, as the Temporal CLI's dev server has: with ringpop
 	// the hosts of a process killed with kill -9 stay in the SQLite file and
@@ -199,4 +205,34 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// tuning is the register's dynamic configuration of the embedded server
+// (why each is set: DESIGN.md, "Throughput"; dsr bench measures them).
+func tuning() dynamicconfig.StaticClient {
+	return dynamicconfig.StaticClient{
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key():      true,
+		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
+		// Visibility writes (SQLite, with full-text indexes) are a third of
+		// the CPU in a burst of starts; throttled, they catch up afterwards.
+		dynamicconfig.VisibilityPersistenceMaxWriteQPS.Key(): 50,
+		// One node: a task queue's four default partitions only forward
+		// tasks and polls between themselves.
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// A burst of timers (every review on one panel slot) is loaded
+		// whole: past the default 9,000/10,000 pending tasks the history
+		// queue unloads and stops loading, and the burst's tail waits.
+		dynamicconfig.QueuePendingTaskCriticalCount.Key(): 150_000,
+		dynamicconfig.QueuePendingTaskMaxCount.Key():      200_000,
+	}
+}
+
+// FreePort finds a free loopback port (released before use: see freePorts).
+func FreePort() (int, error) {
+	p, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return p[0], nil
 }

@@ -420,16 +420,17 @@ func TestUpdateDuringContinueAsNew(t *testing.T) {
 	const n = 12
 	var wg sync.WaitGroup
 	codes := make([]int, n)
+	answers := make([]map[string]any, n)
 	for i := range n {
 		wg.Go(func() {
 			codes[i] = s.doKeyed("coord@example.org", "POST", "/people/"+id+"/actions", fmt.Sprintf("action-%d", i),
-				map[string]any{"description": "Action", "owner_email": "sw@example.org", "due": time.Now().Add(time.Hour).Format(time.RFC3339)}, nil)
+				map[string]any{"description": "Action", "owner_email": "sw@example.org", "due": time.Now().Add(time.Hour).Format(time.RFC3339)}, &answers[i])
 		})
 	}
 	wg.Wait()
 	for i, c := range codes {
 		if c != http.StatusCreated {
-			t.Errorf("action %d: %d", i, c)
+			t.Errorf("action %d: %d %v", i, c, answers[i])
 		}
 	}
 	var p personView

@@ -112,7 +112,29 @@ type State struct {
 	Actions        []ActionState `json:"actions,omitempty"`
 	// Announced is set once referral-received has been sent.
 	Announced bool `json:"announced"`
+	// RecentUpdates are the ids of the last changes applied (ids only,
+	// never their content), carried across continue-as-new: Temporal
+	// recognises a repeated update id only within one run, and a client
+	// retrying a change that landed just before the run continued must be
+	// answered, not have it applied again.
+	RecentUpdates []string `json:"recent_updates,omitempty"`
 }
+
+// MaxRecentUpdates bounds State.RecentUpdates.
+const MaxRecentUpdates = 64
+
+// NoteUpdate records an applied update id, keeping the last
+// MaxRecentUpdates; the slice is new, so copies of the state never share it.
+func (s *State) NoteUpdate(id string) {
+	keep := s.RecentUpdates
+	if len(keep) >= MaxRecentUpdates {
+		keep = keep[len(keep)-MaxRecentUpdates+1:]
+	}
+	s.RecentUpdates = append(slices.Clone(keep), id)
+}
+
+// Applied reports whether an update id is among the recent ones.
+func (s State) Applied(id string) bool { return id != "" && slices.Contains(s.RecentUpdates, id) }
 
 // Notice is one email the planner decided on. Its key (person, kind,
 // occasion, level) makes sending it idempotent.

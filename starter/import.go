@@ -372,6 +372,10 @@ func StartPersonWithState(ctx context.Context, c client.Client, st register.Stat
 		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Where this client also runs the worker (dsr dev), the first
+		// workflow task comes back with the start and runs here at once,
+		// skipping a trip through matching; elsewhere it is ignored.
+		EnableEagerStart: true,
 	}, workflows.PersonWorkflowName, workflows.Input{PersonID: st.PersonID, State: &st})
 	if err != nil {
 		return fmt.Errorf("start person workflow: %w", err)

@@ -347,7 +347,14 @@ func (s *Store) LoadState(ctx context.Context, id string) (register.State, error
 // OpenPeople returns the ids of every referred or active person: those that
 // must have a running workflow.
 func (s *Store) OpenPeople(ctx context.Context) ([]string, error) {
-	rows, _ := s.Pool.Query(ctx, `SELECT id::text FROM people WHERE status IN ('referred','active') ORDER BY id`)
+	return s.OpenPeopleSince(ctx, time.Time{})
+}
+
+// OpenPeopleSince lists the referred or active people referred or imported
+// at or after since; zero means everyone.
+func (s *Store) OpenPeopleSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, _ := s.Pool.Query(ctx, `SELECT id::text FROM people WHERE status IN ('referred','active')
+		AND ($1::timestamptz IS NULL OR referred_at >= $1 OR imported_at >= $1) ORDER BY id`, nullTime(since))
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("store: open people: %w", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -37,7 +38,7 @@ func TestReconcileGoesOnPastAFailedStart(t *testing.T) {
 	var logs strings.Builder
 	logger := slog.New(slog.NewTextHandler(io.MultiWriter(&logs, io.Discard), nil))
 	var started []string
-	n, err := reconcile(ctx, st, logger, func(_ context.Context, id string) error {
+	n, err := reconcile(ctx, st, logger, time.Time{}, func(_ context.Context, id string) error {
 		if id == ids[1] {
 			return errors.New("temporal said no")
 		}
@@ -52,5 +53,41 @@ func TestReconcileGoesOnPastAFailedStart(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), ids[1]) {
 		t.Errorf("the failed person's id was not logged:\n%s", logs.String())
+	}
+}
+
+// Between full passes, only people referred or imported lately are
+// checked: at 100,000 people a full pass every ten minutes would keep a
+// core busy.
+func TestReconcileSinceChecksOnlyTheRecent(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.DB(t)
+	insert := func(nhs string, referred, imported string) string {
+		id := uuid.NewString()
+		_, err := st.Pool.Exec(ctx, `INSERT INTO people (id, nhs_number, status, given_name, family_name, date_of_birth,
+			consent_basis, consent_recorded_on, consent_recorded_by, referred_at, imported_at, import_key)
+			VALUES ($1::uuid, $2, 'referred', 'A', 'B', '1990-01-01', 'informed_consent', '2026-01-01', 'x', now() - $3::interval, now() - $4::interval, $1::text)`,
+			id, nhs, referred, imported)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	old := insert("2000000001", "2 days", "2 days")
+	recent := insert("2000000002", "1 minute", "2 days")
+	reimported := insert("2000000003", "30 days", "5 minutes")
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	checked := func(since time.Time) map[string]bool {
+		got := map[string]bool{}
+		if _, err := reconcile(ctx, st, logger, since, func(_ context.Context, id string) error { got[id] = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := checked(time.Now().Add(-time.Hour)); len(got) != 2 || !got[recent] || !got[reimported] {
+		t.Errorf("recent pass checked %v; want only %s and %s", got, recent, reimported)
+	}
+	if got := checked(time.Time{}); len(got) != 3 || !got[old] {
+		t.Errorf("full pass checked %v; want all three", got)
 	}
 }

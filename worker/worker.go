@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"golang.org/x/time/rate"
 
 	"github.com/bsw-dsr/dsr/activities"
 	"github.com/bsw-dsr/dsr/config"
@@ -27,9 +28,16 @@ import (
 // TaskQueue is the one task queue the DSR uses.
 const TaskQueue = starter.TaskQueue
 
-// ReconcileEvery is how often the worker checks that every open person has
-// a workflow.
-const ReconcileEvery = 10 * time.Minute
+// ReconcileEvery is how often the worker checks that the people referred
+// or imported lately have a workflow; FullReconcileEvery how often it
+// checks everyone. A check of someone whose workflow runs is a no-op start,
+// but at 100,000 people a full pass every ten minutes would keep a core
+// busy; ReconcileRate paces it.
+const (
+	ReconcileEvery     = 10 * time.Minute
+	FullReconcileEvery = time.Hour
+	ReconcileRate      = rate.Limit(200)
+)
 
 // Deps is what the worker needs.
 type Deps struct {
@@ -96,11 +104,46 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client, cron string) err
 	return nil
 }
 
+// DefaultStickyTimeout is how long a workflow's task may wait for this
+// worker's sticky queue (DSR_WORKER_STICKY_TIMEOUT overrides it).
+const DefaultStickyTimeout = 30 * time.Second
+
+// Options are the worker's options: the configured tuning over the
+// register's defaults (DESIGN.md, "Throughput", says why each is set).
+func Options(t config.WorkerTuning) sdkworker.Options {
+	o := sdkworker.Options{
+		// On stop, activities in flight get time to finish (a sent notice
+		// is recorded as sent) before their contexts are cancelled.
+		WorkerStopTimeout: 15 * time.Second,
+		// In a burst a workflow's next task can wait in its sticky queue
+		// longer than the default 5 s; timed out, it goes to the shared
+		// queue and its whole history is replayed. A worker that is gone
+		// stops polling its sticky queue, and within about 10 s the server
+		// sends its tasks to the shared queue instead, so a long wait
+		// does not hold work up after a crash.
+		StickyScheduleToStartTimeout: DefaultStickyTimeout,
+	}
+	if t.WorkflowPollers > 0 {
+		o.MaxConcurrentWorkflowTaskPollers = t.WorkflowPollers
+	}
+	if t.ActivityPollers > 0 {
+		o.MaxConcurrentActivityTaskPollers = t.ActivityPollers
+	}
+	if t.StickyTimeout > 0 {
+		o.StickyScheduleToStartTimeout = t.StickyTimeout
+	}
+	if t.WorkflowTasks > 0 {
+		o.MaxConcurrentWorkflowTaskExecutionSize = t.WorkflowTasks
+	}
+	if t.Activities > 0 {
+		o.MaxConcurrentActivityExecutionSize = t.Activities
+	}
+	return o
+}
+
 // Run runs the worker until ctx is done.
 func Run(ctx context.Context, d Deps) error {
-	// On stop, activities in flight get time to finish (a sent notice is
-	// recorded as sent) before their contexts are cancelled.
-	w := sdkworker.New(d.Client, TaskQueue, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
+	w := sdkworker.New(d.Client, TaskQueue, Options(d.Config.Worker))
 	Register(w, d)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -127,17 +170,28 @@ func Run(ctx context.Context, d Deps) error {
 		d.Logger.Warn("meeting series workflows: not all started; the reconciler tries again", "error", err)
 	}
 
+	// Every open person is checked at start and then hourly; in between,
+	// only the people referred or imported lately, whose start may have
+	// failed. A full pass over a large register is paced, so a restart
+	// is not a burst.
 	tick := time.NewTicker(ReconcileEvery)
 	defer tick.Stop()
+	var lastFull time.Time
 	for {
 		if err := startSeries(ctx, d.Client, d.Store); err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile meeting series failed", "error", err)
 		}
-		n, err := Reconcile(ctx, d.Client, d.Store, d.Logger)
+		since := time.Time{}
+		if !lastFull.IsZero() && time.Since(lastFull) < FullReconcileEvery {
+			since = time.Now().Add(-2*ReconcileEvery - time.Minute)
+		} else {
+			lastFull = time.Now()
+		}
+		n, err := reconcileSince(ctx, d.Client, d.Store, d.Logger, since)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile failed", "error", err)
 		} else if n > 0 {
-			d.Logger.Info("reconciled", "people", n)
+			d.Logger.Info("reconciled", "people", n, "full", since.IsZero())
 		}
 		select {
 		case <-ctx.Done():
@@ -153,15 +207,27 @@ func Run(ctx context.Context, d Deps) error {
 // on, so one person's problem never leaves everyone after them without a
 // workflow; the error then says how many failed.
 func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) (int, error) {
-	n, err := reconcile(ctx, st, logger, func(ctx context.Context, id string) error { return starter.StartPerson(ctx, c, id) })
+	return reconcileSince(ctx, c, st, logger, time.Time{})
+}
+
+// reconcileSince checks the open people referred or imported since then
+// (zero: everyone), paced at ReconcileRate.
+func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger, since time.Time) (int, error) {
+	pace := rate.NewLimiter(ReconcileRate, 50)
+	n, err := reconcile(ctx, st, logger, since, func(ctx context.Context, id string) error {
+		if err := pace.Wait(ctx); err != nil {
+			return err
+		}
+		return starter.StartPerson(ctx, c, id)
+	})
 	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
 		err = errors.Join(err, derr)
 	}
 	return n, err
 }
 
-func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, start func(context.Context, string) error) (int, error) {
-	ids, err := st.OpenPeople(ctx)
+func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, since time.Time, start func(context.Context, string) error) (int, error) {
+	ids, err := st.OpenPeopleSince(ctx, since)
 	if err != nil {
 		return 0, err
 	}

@@ -45,6 +45,12 @@ const (
 	// the current state (ladder progress never rolled back); an uncertain
 	// write is settled by asking PostgreSQL.
 	versionNoticeGuarantee workflow.Version = 1
+
+	dedupChangeID = "update-dedup-across-runs"
+	// versionDedup: the ids of recent changes are carried across
+	// continue-as-new, and a change whose id is among them is answered
+	// with the current result instead of being applied again.
+	versionDedup workflow.Version = 1
 )
 
 // DefaultPersistWithin bounds how long a change may take to be written
@@ -215,7 +221,9 @@ type run struct {
 	loaded  bool
 	pending int
 	version workflow.Version
-	logger  interface {
+	// dedup is versionDedup for runs that remember recent update ids.
+	dedup  workflow.Version
+	logger interface {
 		Info(string, ...any)
 		Warn(string, ...any)
 	}
@@ -225,6 +233,7 @@ type run struct {
 func (w *Person) Run(ctx workflow.Context, in Input) error {
 	r := &run{ctx: ctx, in: in, w: w, mu: workflow.NewMutex(ctx), logger: workflow.GetLogger(ctx)}
 	r.version = workflow.GetVersion(ctx, versionChangeID, workflow.DefaultVersion, versionNoticeGuarantee)
+	r.dedup = workflow.GetVersion(ctx, dedupChangeID, workflow.DefaultVersion, versionDedup)
 	r.readTiming()
 	// Handlers first: an update that arrives while the state loads waits
 	// for it rather than being refused as unknown.
@@ -383,6 +392,10 @@ func (r *run) settled(ctx workflow.Context, c register.Change, err error) bool {
 
 func (r *run) result() Result { return resultOf(r.state) }
 
+// repeated reports whether a change with this id was applied already, in
+// this run or the one it continued from.
+func (r *run) repeated(id string) bool { return r.dedup >= versionDedup && r.state.Applied(id) }
+
 func resultOf(st register.State) Result {
 	res := Result{Status: st.Status, Rating: st.Rating}
 	if !st.ReviewDue.IsZero() {
@@ -411,6 +424,10 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 		if err := workflow.Await(ctx, func() bool { return r.loaded }); err != nil {
 			return Result{}, err
 		}
+		id := workflow.GetCurrentUpdateInfo(ctx).ID
+		if r.repeated(id) {
+			return r.result(), nil
+		}
 		now := workflow.Now(ctx).UTC()
 		// Checked again under the lock: another change may have landed since
 		// the validator ran.
@@ -420,7 +437,7 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 		next := r.state
 		next.Actions = append([]register.ActionState(nil), r.state.Actions...)
 		c, notices := apply(ctx, &next, req, now)
-		c.UpdateID = workflow.GetCurrentUpdateInfo(ctx).ID
+		c.UpdateID = id
 		c.PersonID = r.in.PersonID
 		c.At, c.Status = now, next.Status
 		if !next.ReviewDue.IsZero() {
@@ -444,6 +461,9 @@ func handle[T any](r *run, validate func(register.State, T, time.Time) *register
 			register.KeepProgress(&next, r.state)
 		}
 		r.state = next
+		if r.dedup >= versionDedup {
+			r.state.NoteUpdate(id)
+		}
 		for _, n := range notices {
 			r.send(n)
 		}
@@ -458,8 +478,10 @@ func (r *run) update(name string, handler any, validator any) error {
 
 func validatorOf[T any](r *run, validate func(register.State, T, time.Time) *register.Error) func(workflow.Context, T) error {
 	return func(ctx workflow.Context, req T) error {
-		if !r.loaded {
-			return nil // the handler validates once the state is loaded
+		if !r.loaded || r.repeated(workflow.GetCurrentUpdateInfo(ctx).ID) {
+			// The handler validates once the state is loaded; a repeated
+			// change is answered by the handler without being applied.
+			return nil
 		}
 		if e := validate(r.state, req, workflow.Now(ctx).UTC()); e != nil {
 			return errInvalid(e)
