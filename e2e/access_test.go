@@ -186,7 +186,7 @@ var webPolicy = []policyRoute{
 	{"GET", "/people/{id}/export", personPath("/people/{id}/export"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/meetings", pathOf("/meetings"), "", true, codes(xSeeOther, xOK, xOK, xOK, xOK, xForbidden, xForbidden)},
 	{"GET", "/meetings/{meeting}", pathOf("/meetings/nosuch-20260101T000000Z"), "", true, codes(xSeeOther, xNotFound, xNotFound, xNotFound, xNotFound, xForbidden, xForbidden)},
-	{"POST", "/meetings/{meeting}/people/{id}/not-discussed", personPath("/meetings/nosuch-20260101T000000Z/people/{id}/not-discussed"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/meetings/{meeting}/people/{person}/not-discussed", personPath("/meetings/nosuch-20260101T000000Z/people/{id}/not-discussed"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/meetings/{meeting}/close", pathOf("/meetings/nosuch-20260101T000000Z/close"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/reports", pathOf("/reports"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/reports.csv", pathOf("/reports.csv"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},

@@ -123,7 +123,7 @@ func (s *server) meeting(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) meetingNotDiscussed(w http.ResponseWriter, r *http.Request) {
-	id, pid := chi.URLParam(r, "meeting"), chi.URLParam(r, "id")
+	id, pid := chi.URLParam(r, "meeting"), chi.URLParam(r, "person")
 	if _, err := uuid.Parse(pid); err != nil || meetingLink(id) == "" {
 		s.renderError(w, r, register.NotFound("agenda item"))
 		return

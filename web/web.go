@@ -150,7 +150,7 @@ func (s *server) routes(r chi.Router) {
 		})
 		r.With(s.roles("coordinator", "professional", "manager")).Get("/meetings", s.meetingsList)
 		r.With(s.roles("coordinator", "professional", "manager")).Get("/meetings/{meeting}", s.meeting)
-		r.With(s.roles("coordinator")).Post("/meetings/{meeting}/people/{id}/not-discussed", s.meetingNotDiscussed)
+		r.With(s.roles("coordinator")).Post("/meetings/{meeting}/people/{person}/not-discussed", s.meetingNotDiscussed)
 		r.With(s.roles("coordinator")).Post("/meetings/{meeting}/close", s.meetingClose)
 		if s.d.Reports != nil {
 			rep := r.With(s.roles("coordinator", "commissioner"))
