@@ -124,6 +124,12 @@ func (s *Series) Run(ctx workflow.Context, in SeriesInput) error {
 		after = m.Start.Add(time.Second)
 		handled++
 	}
+	// A change not yet acted on would be lost with this run: act on it.
+	if changed {
+		if err := s.changes(ctx, actx, in.SeriesID); err != nil {
+			return err
+		}
+	}
 	return workflow.NewContinueAsNewError(ctx, SeriesWorkflowName, SeriesInput{SeriesID: in.SeriesID, After: after, ContinueAfter: in.ContinueAfter})
 }
 

@@ -23,6 +23,7 @@ type fakeSeries struct {
 	env      *testsuite.TestWorkflowEnvironment
 	meetings []MeetingRef
 	log      []string
+	onPlan   func() // called as an agenda is planned
 }
 
 func (f *fakeSeries) note(format string, a ...any) {
@@ -44,6 +45,9 @@ func (f *fakeSeries) PlanMeetingAgenda(_ context.Context, id string) ([]register
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.note("plan %s", id)
+	if f.onPlan != nil {
+		f.onPlan()
+	}
 	for i, m := range f.meetings {
 		if m.ID == id && i+1 < len(f.meetings) && i == 0 {
 			return []register.Carry{{PersonID: "p9", To: f.meetings[i+1].ID, Due: f.meetings[i+1].Start, Times: 1}}, nil
@@ -177,6 +181,20 @@ func TestSeriesCarriesACancelledMeetingsPeople(t *testing.T) {
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 12*day)
 	env.ExecuteWorkflow(SeriesWorkflowName, SeriesInput{SeriesID: "s"})
 	if got := strings.Join(f.log, " "); !strings.Contains(got, "changed m1#1@6d carry p1 from m1 to m2@6d plan m2@10d") {
+		t.Errorf("log: %s", got)
+	}
+}
+
+// Continuing as new after its meetings, the workflow first acts on a
+// change that came while it planned the last one.
+func TestSeriesActsOnAChangeBeforeContinuingAsNew(t *testing.T) {
+	env, f := newSeriesEnv(t, weekly(1))
+	f.onPlan = func() { env.SignalWorkflow(SignalSeriesChanged, nil) }
+	env.ExecuteWorkflow(SeriesWorkflowName, SeriesInput{SeriesID: "s", ContinueAfter: 1})
+	if !workflow.IsContinueAsNewError(env.GetWorkflowError()) {
+		t.Fatalf("workflow ended with %v", env.GetWorkflowError())
+	}
+	if got := strings.Join(f.log, " "); !strings.HasSuffix(got, "invite m1#0@3d changed m1#0@3d") {
 		t.Errorf("log: %s", got)
 	}
 }
