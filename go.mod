@@ -7,7 +7,9 @@ require (
 	go.temporal.io/server v1.32.1
 )
 
-require github.com/rickar/cal/v2 v2.1.32 // indirect
+require github.com/rickar/cal/v2 v2.1.32
+
+require github.com/arran4/golang-ical v0.3.4
 
 require (
 	cel.dev/expr v0.25.2 // indirect
@@ -199,7 +201,7 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/term v0.45.0
 	golang.org/x/text v0.41.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
+	golang.org/x/time v0.15.0
 	google.golang.org/api v0.276.0 // indirect
 	google.golang.org/genproto v0.0.0-20260420184626-e10c466a9529 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260526163538-3dc84a4a5aaa // indirect

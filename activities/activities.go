@@ -226,6 +226,13 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 	if n.Level > 0 {
 		msg.Headers["X-DSR-Escalation"] = strconv.Itoa(n.Level)
 	}
+	return a.sendEach(ctx, key, msg)
+}
+
+// sendEach sends msg to each of its recipients alone and records each
+// outcome under the notice's key. It fails (to be retried) when any
+// address failed for now.
+func (a *Activities) sendEach(ctx context.Context, key string, msg mail.Message) error {
 	start := time.Now()
 	results := a.Mailer.SendEach(ctx, msg)
 	// What the server said is recorded even if the worker is stopping: an
@@ -252,11 +259,11 @@ func (a *Activities) send(ctx context.Context, personID string, n register.Notic
 	if err := a.Store.MarkDeliveries(mctx, key, outcomes); err != nil {
 		return err
 	}
-	a.Logger.Info("notice sent", "kind", n.Kind, "person", personID, "accepted", sent, "refused", refused,
+	a.Logger.Info("notice sent", "kind", msg.Kind, "person", msg.PersonID, "accepted", sent, "refused", refused,
 		"waiting", len(results)-sent-refused, "ms", time.Since(start).Milliseconds())
 	if temporary != nil {
 		// The summary, not the error: go-mail's text names the recipients.
-		return fmt.Errorf("send %s: %d of %d recipient(s) to try again: %s", n.Kind, len(results)-sent-refused, len(results), mail.Summary(temporary))
+		return fmt.Errorf("send %s: %d of %d recipient(s) to try again: %s", msg.Kind, len(results)-sent-refused, len(results), mail.Summary(temporary))
 	}
 	return nil
 }
@@ -296,7 +303,7 @@ func (a *Activities) recipients(ctx context.Context, personID string, n register
 	}
 	switch n.Kind {
 	case register.ReferralReceived, register.TriageOverdue, register.DeliveryFailed,
-		register.KeyworkerNeeded, register.TransitionDue, register.ConsentReviewDue:
+		register.KeyworkerNeeded, register.TransitionDue, register.ConsentReviewDue, register.CarriedAgain:
 		return store.Dedupe(coordinators), false, nil
 	case register.CETRDueNotice, register.CETROverdue:
 		emails, _, err := professionals()

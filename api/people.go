@@ -29,7 +29,8 @@ type people struct {
 	now       func() time.Time
 	// timing is the area's clocks, for what a record shows computed
 	// (keyworker eligibility, consent needed, C(E)TR overdue).
-	timing register.Timing
+	timing   register.Timing
+	riskTool register.RiskTool
 }
 
 func (p *people) routes(r chi.Router) {
@@ -282,6 +283,12 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 		Notes         string          `json:"notes"`
 		Needs         []string        `json:"needs"`
 		Actions       []actionBody    `json:"actions"`
+		// Risk answers the area's risk tool: the questions answered yes,
+		// and why the rating differs from its suggestion when it does.
+		Risk *struct {
+			Yes    []string `json:"yes"`
+			Reason string   `json:"reason"`
+		} `json:"risk"`
 	}
 	id, k, ok := p.visibleKeyed(w, r, workflows.UpdateRecordReview, &body)
 	if !ok {
@@ -302,6 +309,11 @@ func (p *people) review(w http.ResponseWriter, r *http.Request) {
 	}
 	for i, a := range body.Actions {
 		in.Actions = append(in.Actions, a.toAction(k, fields, fmt.Sprintf("actions[%d].", i)))
+	}
+	if body.Risk != nil {
+		a := p.riskTool.Answer(body.Risk.Yes, body.Risk.Reason)
+		p.riskTool.CheckRisk(fields, a, body.Rating)
+		in.Risk = &a
 	}
 	if len(fields) > 0 {
 		writeError(w, r, register.Invalid(fields))

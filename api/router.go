@@ -54,8 +54,9 @@ func (s *server) router() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.readyz)
-	s.publicRoutes(r)  // no token: the self-referral form
-	s.sessionRoutes(r) // sign-in and out, the codec endpoint
+	r.Get("/calendar.ics", s.meetings().feed) // the private feed: its token is the credential
+	s.publicRoutes(r)                         // no token: the self-referral form
+	s.sessionRoutes(r)                        // sign-in and out, the codec endpoint
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		r.Get("/me", s.me)

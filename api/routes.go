@@ -18,7 +18,13 @@ func (s *server) routesV1(r chi.Router) {
 		referrals: &starter.Referrals{Store: s.deps.Store, Temporal: s.deps.Temporal, Logger: s.log, Localities: s.deps.Config.Localities},
 		now:       time.Now,
 		timing:    s.deps.Config.Timing,
+		riskTool:  s.deps.Config.RiskTool,
 	}
 	p.routes(r)
 	intakeRoutes(r, p)
+	s.meetings().routes(r)
+}
+
+func (s *server) meetings() *meetings {
+	return &meetings{store: s.deps.Store, temporal: s.deps.Temporal, baseURL: s.deps.Config.BaseURL, from: s.deps.Config.MailFrom, now: time.Now}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,15 @@ type Config struct {
 	Timing         Timing
 	DigestSchedule string
 	SuppressBelow  int
+	// PanelCapacity is how many people the default meeting series (the
+	// one DSR_PANEL_SCHEDULE describes) can discuss (DSR_PANEL_CAPACITY).
+	PanelCapacity int
+	// AgendaLead is how long before each meeting its agenda and
+	// invitation go out (DSR_AGENDA_LEAD).
+	AgendaLead time.Duration
+	// RiskTool is the area's risk tool (DSR_RISK_TOOL, a JSON file; the
+	// four key questions when unset).
+	RiskTool register.RiskTool
 	// NoticeStuckAfter is how long a notice may wait to be sent before it
 	// is shown as stuck on the record and in /readyz (DSR_NOTICE_STUCK_AFTER).
 	NoticeStuckAfter time.Duration
@@ -243,6 +253,27 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Timing.PanelSchedule != "" {
 		if _, err := ParseCron(c.Timing.PanelSchedule); err != nil {
 			return Config{}, &FieldError{"DSR_PANEL_SCHEDULE", err.Error()}
+		}
+	}
+	if c.PanelCapacity, err = positiveInt("DSR_PANEL_CAPACITY", get("DSR_PANEL_CAPACITY", "12")); err != nil {
+		return Config{}, err
+	}
+	if c.PanelCapacity < 1 || c.PanelCapacity > 200 {
+		return Config{}, &FieldError{"DSR_PANEL_CAPACITY", "must be between 1 and 200 people"}
+	}
+	if c.AgendaLead, err = duration("DSR_AGENDA_LEAD", get("DSR_AGENDA_LEAD", "5d")); err != nil {
+		return Config{}, err
+	}
+	c.RiskTool = register.DefaultRiskTool
+	if path := get("DSR_RISK_TOOL", ""); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Config{}, &FieldError{"DSR_RISK_TOOL", err.Error()}
+		}
+		c.RiskTool, err = register.LoadRiskTool(f)
+		f.Close()
+		if err != nil {
+			return Config{}, &FieldError{"DSR_RISK_TOOL", err.Error()}
 		}
 	}
 	if _, err := ParseCron(c.DigestSchedule); err != nil {

@@ -48,6 +48,9 @@ func (c Captured) Text() string { return c.part("text/plain") }
 // HTML is the decoded text/html body, or "" when there is none.
 func (c Captured) HTML() string { return c.part("text/html") }
 
+// Calendar is the decoded text/calendar part (an invitation), or "".
+func (c Captured) Calendar() string { return c.part("text/calendar") }
+
 func (c Captured) part(want string) string {
 	msg, err := mail.ReadMessage(bytes.NewReader(c.Raw))
 	if err != nil {

@@ -58,6 +58,7 @@ func codes(c ...int) []int { return c }
 const (
 	xOK         = http.StatusOK
 	xCreated    = http.StatusCreated
+	xNoContent  = http.StatusNoContent
 	xSeeOther   = http.StatusSeeOther
 	xNoAuth     = http.StatusUnauthorized
 	xForbidden  = http.StatusForbidden
@@ -138,6 +139,22 @@ var apiPolicy = []policyRoute{
 	{"GET", "/api/v1/reports/summary.csv", pathOf("/api/v1/reports/summary.csv"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/api/v1/audit", pathOf("/api/v1/audit"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xOK)},
 
+	// DSR meetings: coordinators manage series, meetings, agendas and
+	// outcomes; the staff who see records see meetings (their own people
+	// on the agenda only); the calendar feed's token is its credential.
+	{"GET", "/api/v1/meeting-series", pathOf("/api/v1/meeting-series"), "", false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"PUT", "/api/v1/meeting-series/{series}", pathOf("/api/v1/meeting-series/matrix"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/api/v1/meeting-series/{series}/meetings", pathOf("/api/v1/meeting-series/nosuch/meetings"), "", false, codes(xNoAuth, xNotFound, xNotFound, xNotFound, xNotFound, xForbidden, xForbidden)},
+	{"POST", "/api/v1/meeting-series/{series}/meetings", pathOf("/api/v1/meeting-series/nosuch/meetings"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/api/v1/meetings/{meeting}", pathOf("/api/v1/meetings/nosuch-20260101T000000Z"), "", false, codes(xNoAuth, xNotFound, xNotFound, xNotFound, xNotFound, xForbidden, xForbidden)},
+	{"PATCH", "/api/v1/meetings/{meeting}", pathOf("/api/v1/meetings/nosuch-20260101T000000Z"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"PUT", "/api/v1/meetings/{meeting}/agenda", pathOf("/api/v1/meetings/nosuch-20260101T000000Z/agenda"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/meetings/{meeting}/people/{id}/outcome", personPath("/api/v1/meetings/nosuch-20260101T000000Z/people/{id}/outcome"), bogusBody, false, codes(xNoAuth, xInvalid, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/meetings/{meeting}/close", pathOf("/api/v1/meetings/nosuch-20260101T000000Z/close"), "", false, codes(xNoAuth, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/api/v1/me/calendar", pathOf("/api/v1/me/calendar"), "", false, codes(xNoAuth, xCreated, xCreated, xCreated, xCreated, xForbidden, xForbidden)},
+	{"DELETE", "/api/v1/me/calendar", pathOf("/api/v1/me/calendar"), "", false, codes(xNoAuth, xNoContent, xNoContent, xNoContent, xNoContent, xForbidden, xForbidden)},
+	{"GET", "/calendar.ics", pathOf("/calendar.ics?token=nosuch"), "", false, codes(xNotFound, xNotFound, xNotFound, xNotFound, xNotFound, xNotFound, xNotFound)},
+
 	// The codec endpoint: coordinators only (here by token).
 	{"POST", "/codec/encode", pathOf("/codec/encode"), `{"payloads": []}`, false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/codec/decode", pathOf("/codec/decode"), `{"payloads": []}`, false, codes(xNoAuth, xOK, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
@@ -185,6 +202,10 @@ var webPolicy = []policyRoute{
 	{"GET", "/people/{id}/correct", personPath("/people/{id}/correct"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/correct", personPath("/people/{id}/correct"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/export", personPath("/people/{id}/export"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"GET", "/meetings", pathOf("/meetings"), "", true, codes(xSeeOther, xOK, xOK, xOK, xOK, xForbidden, xForbidden)},
+	{"GET", "/meetings/{meeting}", pathOf("/meetings/nosuch-20260101T000000Z"), "", true, codes(xSeeOther, xNotFound, xNotFound, xNotFound, xNotFound, xForbidden, xForbidden)},
+	{"POST", "/meetings/{meeting}/people/{person}/not-discussed", personPath("/meetings/nosuch-20260101T000000Z/people/{id}/not-discussed"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/meetings/{meeting}/close", pathOf("/meetings/nosuch-20260101T000000Z/close"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xForbidden, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/reports", pathOf("/reports"), "", true, codes(xSeeOther, xOK, xForbidden, xForbidden, xForbidden, xOK, xForbidden)},
 	{"GET", "/reports/returns/{month}", pathOf("/reports/returns/2026-11"), "", true, codes(xSeeOther, xSeeOther, xForbidden, xForbidden, xForbidden, xSeeOther, xForbidden)},
 	{"GET", "/people/{id}/cetrs/{cetr_id}/book", cetrPath("/people/{id}/cetrs/{cetr_id}/book"), "", true, codes(xSeeOther, xOK, xOK, xNotFound, xOK, xForbidden, xForbidden)},

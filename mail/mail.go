@@ -25,6 +25,11 @@ type Message struct {
 	Date time.Time
 	// Headers are extra headers. They cannot replace the ones above.
 	Headers map[string]string
+	// Calendar is an iCalendar invitation sent as a text/calendar
+	// alternative with CalendarMethod (REQUEST or CANCEL), so mail clients
+	// show it as an invitation; empty for none.
+	Calendar       string
+	CalendarMethod string
 }
 
 // Sender sends messages. Send sends one message to all of its recipients

@@ -211,6 +211,14 @@ func (s *SMTP) build(m Message) (*gomail.Msg, error) {
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
+	if m.Calendar != "" {
+		switch m.CalendarMethod {
+		case "REQUEST", "CANCEL":
+		default:
+			return nil, invalid("calendar method %q", m.CalendarMethod)
+		}
+		msg.AddAlternativeString(gomail.ContentType("text/calendar; method="+m.CalendarMethod), m.Calendar)
+	}
 	return msg, nil
 }
 

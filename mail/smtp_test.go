@@ -695,3 +695,22 @@ func BenchmarkSend(b *testing.B) {
 		}
 	}
 }
+
+func TestSendWithInvitation(t *testing.T) {
+	c := startCapture(t, captureOpts{})
+	s := newSender(t, c, config.SMTP{TLS: "none"})
+	ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
+	m := Message{To: []string{"a@b.nhs.uk"}, Kind: "meeting-agenda", Subject: "DSR meeting", Text: "See the link.\n",
+		Calendar: ics, CalendarMethod: "REQUEST"}
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	raw := string(c.deliveries()[0].data)
+	if !strings.Contains(raw, "text/calendar; method=REQUEST") {
+		t.Errorf("no text/calendar part with its method:\n%s", raw)
+	}
+	m.CalendarMethod = "PUBLISH"
+	if err := s.Send(context.Background(), m); err == nil || !IsPermanent(err) {
+		t.Errorf("an unknown method was sent: %v", err)
+	}
+}

@@ -54,6 +54,12 @@ type NoticeData struct {
 	Child    bool
 	// Month is the monthly return's month, YYYY-MM.
 	Month string
+	// MeetingID is the meeting a meeting-* notice is about (its Link is
+	// MeetingLink), Count how many people or actions it concerns, and
+	// Links (meeting-actions) the records of the owner's new actions.
+	MeetingID string
+	Count     int
+	Links     []string
 }
 
 // CETRKinds are the kinds a cetr-* notice may name.
@@ -80,7 +86,12 @@ var Kinds = []string{
 	"rag-changed", "delivery-failed", "digest", "referral-duplicate",
 	"cetr-due", "cetr-overdue", "cetr-escalated", "keyworker-needed", "transition-due", "consent-review-due",
 	"monthly-return",
+	"meeting-agenda", "meeting-cancelled", "meeting-actions", "carried-again",
 }
+
+// meetingKinds are about a DSR meeting, not a person: their link is the
+// meeting's page (see MeetingLink).
+var meetingKinds = []string{"meeting-agenda", "meeting-cancelled", "meeting-actions"}
 
 //go:embed templates/*.tmpl
 var templateFS embed.FS
@@ -111,6 +122,11 @@ func init() {
 // PersonLink is the record's URL for emails.
 func PersonLink(baseURL, personID string) string {
 	return strings.TrimRight(baseURL, "/") + "/people/" + url.PathEscape(personID)
+}
+
+// MeetingLink is a meeting's page, for the agenda and action mails.
+func MeetingLink(baseURL, meetingID string) string {
+	return strings.TrimRight(baseURL, "/") + "/meetings/" + url.PathEscape(meetingID)
 }
 
 // RegisterLink is the register's URL, for the digest.
@@ -194,6 +210,9 @@ func newView(d NoticeData) (view, error) {
 		}
 		return v, nil
 	}
+	if slices.Contains(meetingKinds, d.Kind) {
+		return meetingView(v, u.Path)
+	}
 	if d.Kind == "digest" {
 		if d.PersonID != "" {
 			return v, errors.New("a digest is about no one person")
@@ -272,6 +291,38 @@ func newView(d NoticeData) (view, error) {
 			return v, fmt.Errorf("old rating %q is not red, amber, green or blue", d.FromRating)
 		}
 		v.From, v.To, v.ToMeaning = title(d.FromRating), title(d.ToRating), ratingMeaning[d.ToRating]
+	}
+	return v, nil
+}
+
+func meetingView(v view, path string) (view, error) {
+	d := v.NoticeData
+	if d.PersonID != "" {
+		return v, errors.New("a meeting notice is about no one person")
+	}
+	if !personIDPattern.MatchString(d.MeetingID) || !strings.HasSuffix(path, "/meetings/"+d.MeetingID) {
+		return v, errors.New("link is not the meeting's page (see MeetingLink)")
+	}
+	if d.DueAt.IsZero() {
+		return v, errors.New("no meeting time")
+	}
+	if d.Count < 0 {
+		return v, errors.New("negative count")
+	}
+	t := d.DueAt.In(london)
+	v.DueDay = t.Format("Monday 2 January 2006")
+	v.Due = v.DueDay + " at " + t.Format("15:04")
+	if d.Kind == "meeting-actions" {
+		if len(d.Links) == 0 || len(d.Links) != d.Count {
+			return v, errors.New("one record link per new action")
+		}
+		for _, l := range d.Links {
+			lu, err := url.Parse(l)
+			if err != nil || lu.Host == "" || lu.User != nil || lu.RawQuery != "" || lu.Fragment != "" ||
+				!strings.Contains(lu.Path, "/people/") || !personIDPattern.MatchString(lu.Path[strings.LastIndex(lu.Path, "/")+1:]) {
+				return v, errors.New("an action link is not a record link (see PersonLink)")
+			}
+		}
 	}
 	return v, nil
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"html"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,11 @@ func validData(kind string) NoticeData {
 	}
 	if kind == "monthly-return" {
 		return NoticeData{Link: base + "/reports/returns/2026-11", Month: "2026-11"}
+	}
+	if slices.Contains(meetingKinds, kind) {
+		return NoticeData{MeetingID: "default-20261208T100000Z", Link: MeetingLink(base, "default-20261208T100000Z"),
+			DueAt: time.Date(2026, 12, 8, 10, 0, 0, 0, time.UTC), Count: 2,
+			Links: []string{PersonLink(base, "01J9ZP7K3M"), PersonLink(base, "01J9ZP7K3N")}}
 	}
 	return NoticeData{
 		PersonID: "01J9ZP7K3M", Link: PersonLink(base, "01J9ZP7K3M"),
@@ -89,6 +95,27 @@ func TestDeliveryFailedNamesTheAddressOnly(t *testing.T) {
 	}
 }
 
+func TestMeetingNoticesCarryLinksOnly(t *testing.T) {
+	for name, mutate := range map[string]func(*NoticeData){
+		"a person id":            func(d *NoticeData) { d.PersonID = "01J9ZP7K3M" },
+		"another page":           func(d *NoticeData) { d.Link = PersonLink(base, "01J9ZP7K3M") },
+		"no time":                func(d *NoticeData) { d.DueAt = time.Time{} },
+		"a link with a query":    func(d *NoticeData) { d.Links[0] += "?name=Jane" },
+		"free text as a link":    func(d *NoticeData) { d.Links[1] = "Jane Smith's care plan" },
+		"fewer links than count": func(d *NoticeData) { d.Count = 3 },
+	} {
+		d := validData("meeting-actions")
+		mutate(&d)
+		if _, _, _, err := Render("meeting-actions", d); err == nil {
+			t.Errorf("%s: rendered", name)
+		}
+	}
+	_, text, _, err := Render("meeting-actions", validData("meeting-actions"))
+	if err != nil || !strings.Contains(text, PersonLink(base, "01J9ZP7K3N")) || !strings.Contains(text, "2 new actions") {
+		t.Errorf("meeting-actions: %v\n%s", err, text)
+	}
+}
+
 func TestEveryKindRenders(t *testing.T) {
 	// Every notice kind the domain defines has a template.
 	for _, k := range []register.NoticeKind{
@@ -126,7 +153,7 @@ func TestEveryKindRenders(t *testing.T) {
 			if strings.Contains(text, "\n\n\n") {
 				t.Error("text has runs of blank lines")
 			}
-			if kind != "digest" && kind != "monthly-return" && !strings.Contains(text, "Record reference: "+d.PersonID) {
+			if kind != "digest" && kind != "monthly-return" && !slices.Contains(meetingKinds, kind) && !strings.Contains(text, "Record reference: "+d.PersonID) {
 				t.Error("text has no record reference")
 			}
 		})

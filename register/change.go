@@ -62,6 +62,9 @@ type ReviewInput struct {
 	Notes         string      `json:"notes"`
 	Needs         []string    `json:"needs,omitempty"`
 	Actions       []NewAction `json:"actions,omitempty"`
+	// Risk is the risk tool's answers, when the review used it (checked
+	// with RiskTool.CheckRisk by the API and the pages).
+	Risk *RiskAnswers `json:"risk,omitempty"`
 }
 
 // Change is one change to a person as the workflow persists it: what was

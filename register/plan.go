@@ -322,7 +322,7 @@ func AudienceOf(k NoticeKind) Audience {
 	switch k {
 	case ReviewEscalated, ActionEscalated:
 		return AudienceManagers
-	case TriageOverdue, ReferralReceived, DeliveryFailed, KeyworkerNeeded, TransitionDue, ConsentReviewDue:
+	case TriageOverdue, ReferralReceived, DeliveryFailed, KeyworkerNeeded, TransitionDue, ConsentReviewDue, CarriedAgain:
 		return AudienceCoordinators
 	case CETREscalated:
 		return AudienceLeads

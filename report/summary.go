@@ -32,6 +32,9 @@ type Raw struct {
 	Reviewed int
 	// CETR is the C(E)TR and keyworker counts.
 	CETR CETRRaw
+	// RiskToolUsed: reviews held in the period that answered the risk
+	// tool; RiskToolDiffers: those whose rating differs from the tool's.
+	RiskToolUsed, RiskToolDiffers int
 }
 
 // Dimensions name the categories every summary lists, in order, so that a
@@ -60,6 +63,7 @@ type Summary struct {
 	RatingChanges []MonthCounts `json:"rating_changes"`
 	ServiceGaps   ServiceGaps   `json:"service_gaps"`
 	CETR          CETRSummary   `json:"cetr"`
+	RiskTool      RiskTool      `json:"risk_tool"`
 }
 
 // OnRegister is the people on the register at the end of the period.
@@ -87,6 +91,13 @@ type MonthCounts struct {
 type ServiceGaps struct {
 	PeopleReviewed Count  `json:"people_reviewed"`
 	Needs          []Cell `json:"needs"`
+}
+
+// RiskTool counts how often the rating chosen at a review differed from
+// the risk tool's suggestion.
+type RiskTool struct {
+	Reviews Count `json:"reviews"`
+	Differs Count `json:"differs"`
 }
 
 // NotRecorded is the locality key of people with none recorded.
@@ -122,6 +133,7 @@ func Build(raw Raw, dims Dimensions, threshold int) Summary {
 		s.ServiceGaps.Needs = append(s.ServiceGaps.Needs, Cell{k, Primary(raw.Needs[k], threshold)})
 	}
 	s.CETR = buildCETR(raw.CETR, threshold)
+	s.RiskTool = RiskTool{Reviews: Primary(raw.RiskToolUsed, threshold), Differs: Primary(raw.RiskToolDiffers, threshold)}
 	return s
 }
 

@@ -181,6 +181,7 @@ func TestBuild(t *testing.T) {
 		RatingChanges: map[string]map[string]int{"2025-12": {"red": 5, "amber": 1}},
 		Needs:         map[string]int{"respite": 8, "housing": 4},
 		Reviewed:      11,
+		RiskToolUsed:  9, RiskToolDiffers: 2,
 	}
 	s := Build(raw, dims, 5)
 	got := string(mustJSON(s))
@@ -196,7 +197,8 @@ func TestBuild(t *testing.T) {
 		`{"month":"2026-01","total":null,"to":[{"key":"red","count":null},{"key":"amber","count":null},{"key":"green","count":null},{"key":"blue","count":null}]}],` +
 		`"service_gaps":{"people_reviewed":11,"needs":[{"key":"respite","count":8},{"key":"housing","count":null}]},` +
 		`"cetr":{"admissions":null,"preceded":null,"without":null,"preceded_percent":null,"standard_percent":90,"meets_standard":null,` +
-		`"due":null,"overdue":null,"held":null,"eligible":null,"with_keyworker":null,"without_keyworker":null,"keyworker_coverage_percent":null}}`
+		`"due":null,"overdue":null,"held":null,"eligible":null,"with_keyworker":null,"without_keyworker":null,"keyworker_coverage_percent":null},` +
+		`"risk_tool":{"reviews":9,"differs":null}}`
 	if got != want {
 		t.Errorf("Build:\n got %s\nwant %s", got, want)
 	}

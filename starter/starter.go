@@ -52,3 +52,45 @@ func StartDuplicateNotice(ctx context.Context, c client.Client, attemptID string
 	}
 	return nil
 }
+
+// StartSeries starts a meeting series' workflow; one running already is
+// left alone.
+func StartSeries(ctx context.Context, c client.Client, seriesID string) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SeriesWorkflowID(seriesID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.SeriesWorkflowName, workflows.SeriesInput{SeriesID: seriesID})
+	if err != nil {
+		return fmt.Errorf("start meeting series workflow: %w", err)
+	}
+	return nil
+}
+
+// SeriesChanged tells a series' workflow that one of its meetings (or the
+// series) changed, starting it when it is not running.
+func SeriesChanged(ctx context.Context, c client.Client, seriesID string) error {
+	_, err := c.SignalWithStartWorkflow(ctx, workflows.SeriesWorkflowID(seriesID), workflows.SignalSeriesChanged, nil,
+		client.StartWorkflowOptions{ID: workflows.SeriesWorkflowID(seriesID), TaskQueue: TaskQueue},
+		workflows.SeriesWorkflowName, workflows.SeriesInput{SeriesID: seriesID})
+	if err != nil {
+		return fmt.Errorf("signal meeting series workflow: %w", err)
+	}
+	return nil
+}
+
+// MeetingClosed starts the closing mails of a meeting; a second start
+// for the same meeting is a no-op.
+func MeetingClosed(ctx context.Context, c client.Client, meetingID string) error {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.MeetingClosedWorkflowID(meetingID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.MeetingClosedWorkflowName, meetingID)
+	if err != nil {
+		return fmt.Errorf("start meeting closed workflow: %w", err)
+	}
+	return nil
+}

@@ -318,6 +318,12 @@ func applyChange(ctx context.Context, tx pgx.Tx, c register.Change) ([]string, e
 		if err := insertActions(ctx, tx, c, r.ID, r.Actions); err != nil {
 			return nil, err
 		}
+		if r.Risk != nil {
+			if err := exec(`UPDATE reviews SET risk_tool=$2, risk_version=$3, risk_yes=$4, suggested_rating=nullif($5,''), rating_reason=$6 WHERE id=$1`,
+				r.ID, r.Risk.Tool, r.Risk.Version, nonNil(r.Risk.Yes), string(r.Risk.Suggested), r.Risk.Reason); err != nil {
+				return nil, err
+			}
+		}
 		if c.FromRating != r.Rating {
 			if err := ratingHistory(c.FromRating, r.Rating, "review"); err != nil {
 				return nil, err
@@ -329,6 +335,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, c register.Change) ([]string, e
 			return nil, err
 		}
 		return []string{"rag", "next_review_due"}, ratingHistory(c.FromRating, c.Rating, c.Reason)
+	case register.ChangeMoveReview:
+		return []string{"next_review_due"}, exec(`UPDATE people SET next_review_due=$2 WHERE id=$1 AND status='active'`, c.PersonID, nullTime(c.NextReviewDue))
 	case register.ChangeAddActions:
 		return []string{"actions"}, insertActions(ctx, tx, c, "", c.Actions)
 	case register.ChangeCompleteAction, register.ChangeCancelAction:
@@ -365,4 +373,11 @@ func insertActions(ctx context.Context, tx pgx.Tx, c register.Change, reviewID s
 		}
 	}
 	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -90,6 +90,14 @@ func (s *Store) ReportCounts(ctx context.Context, from, to time.Time) (report.Ra
 			from, to).Scan(&raw.Reviewed); err != nil {
 			return fmt.Errorf("people reviewed: %w", err)
 		}
+		// The risk tool against the rating chosen: reviews in the period
+		// that used the tool, and those whose rating differs from what it
+		// suggested (no suggestion counts as agreeing).
+		if err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE suggested_rating IS NOT NULL AND suggested_rating <> rating)
+			FROM reviews WHERE risk_tool IS NOT NULL AND held_at >= $1 AND held_at < $2`,
+			from, to).Scan(&raw.RiskToolUsed, &raw.RiskToolDiffers); err != nil {
+			return fmt.Errorf("risk tool: %w", err)
+		}
 		return nil
 	})
 	if err != nil {

@@ -27,6 +27,7 @@ type changePage struct {
 	Op     string          // book, record or cancel
 	// Admission is the admission whose root-cause outcome is recorded.
 	Admission register.Admission
+	Risk      register.RiskTool // the area's risk tool, on the review form
 }
 
 // problem is a form-wide error (not about one field), shown in the error
@@ -271,12 +272,14 @@ func reviewSpecs(rows int) []spec {
 		{Name: "could_help", Label: "What could help"},
 		{Name: "needs", Label: "Service needs"},
 		{Name: "notes", Label: "Notes"},
+		{Name: "risk", Label: "Risk tool"},
+		{Name: "risk_reason", Label: "Why the rating differs from the risk tool's suggestion"},
 	}
 	return append(specs, actionSpecs("actions", rows)...)
 }
 
 func (s *server) reviewPage(p register.Person, g growingRows) changePage {
-	page := changePage{P: p, Grow: g}
+	page := changePage{P: p, Grow: g, Risk: s.d.Config.RiskTool}
 	for _, pr := range p.Professionals {
 		page.Emails = append(page.Emails, pr.Email)
 	}
@@ -295,6 +298,9 @@ func (s *server) reviewForm(w http.ResponseWriter, r *http.Request) {
 	f.Values.Set("current_issues", p.CurrentIssues)
 	f.Values.Set("tried", p.Tried)
 	f.Values.Set("could_help", p.CouldHelp)
+	if meetingLink(r.Form.Get("meeting")) != "" {
+		f.Values.Set("meeting", r.Form.Get("meeting")) // back to the meeting page after
+	}
 	s.showChange(w, r, http.StatusOK, "review", "Record a review", f, s.reviewPage(p, g))
 }
 
@@ -400,11 +406,27 @@ func (s *server) reviewPost(w http.ResponseWriter, r *http.Request) {
 	if !in.Rating.Valid() {
 		f.fail("rag", "required")
 	}
+	if yes, reason := f.Values["risk"], f.text("risk_reason"); len(yes) > 0 || reason != "" {
+		tool := s.d.Config.RiskTool
+		a := tool.Answer(yes, reason)
+		problems := map[string]string{}
+		tool.CheckRisk(problems, a, in.Rating)
+		for k, v := range problems {
+			if k == "risk.reason" {
+				v = "The risk tool suggests " + string(a.Suggested) + ": say why the rating agreed differs"
+				k = "risk_reason"
+			} else {
+				k = "risk"
+			}
+			f.fail(k, v)
+		}
+		in.Risk = &a
+	}
 	var rows []int
 	in.Actions, rows = readActions(f, "actions", len(g.Rows))
 	s.submit(w, r, change{"review", "Record a review", s.reviewPage(p, g)}, f, p.ID,
 		update{workflows.UpdateRecordReview, workflows.ReviewRequest{Actor: s.actor(r), Review: in}, rowPath("actions", rows)},
-		"/people/"+p.ID+"?done=review")
+		reviewDone(p.ID, f.get("meeting")))
 }
 
 // ---- Rating ----
@@ -637,4 +659,13 @@ func (s *server) dischargePost(w http.ResponseWriter, r *http.Request) {
 	req := workflows.DischargeRequest{Actor: s.actor(r), Reason: reason}
 	s.submit(w, r, change{"discharge", "Discharge from the register", changePage{P: p}}, f, p.ID,
 		update{workflows.UpdateDischarge, req, nil}, "/people/"+p.ID+"?done=discharged")
+}
+
+// reviewDone is where a recorded review goes: back to the meeting page
+// when it was recorded from one, else the record.
+func reviewDone(personID, meetingID string) string {
+	if l := meetingLink(meetingID); l != "" {
+		return l + "?done=review"
+	}
+	return "/people/" + personID + "?done=review"
 }

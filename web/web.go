@@ -149,6 +149,10 @@ func (s *server) routes(r chi.Router) {
 			coord.Get("/export", s.exportHTML)
 			s.cetrRoutes(r)
 		})
+		r.With(s.roles("coordinator", "professional", "manager")).Get("/meetings", s.meetingsList)
+		r.With(s.roles("coordinator", "professional", "manager")).Get("/meetings/{meeting}", s.meeting)
+		r.With(s.roles("coordinator")).Post("/meetings/{meeting}/people/{person}/not-discussed", s.meetingNotDiscussed)
+		r.With(s.roles("coordinator")).Post("/meetings/{meeting}/close", s.meetingClose)
 		if s.d.Reports != nil {
 			rep := r.With(s.roles("coordinator", "commissioner"))
 			rep.Get("/reports", s.reports)

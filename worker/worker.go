@@ -73,6 +73,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	mr := &activities.MonthlyReturns{Activities: a, ExtraTo: d.Config.MonthlyReturnTo}
 	r.RegisterActivityWithOptions(mr.SendMonthlyReturn, activity.RegisterOptions{Name: workflows.ActivityMonthlyReturn})
 	registerRetention(r, d)
+	registerMeetings(r, d, a)
 	dup := &activities.Duplicates{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger}
 	r.RegisterWorkflowWithOptions(workflows.ReferralDuplicate, workflow.RegisterOptions{Name: workflows.ReferralDuplicateWorkflowName})
 	r.RegisterActivityWithOptions(dup.NotifyDuplicate, activity.RegisterOptions{Name: workflows.ActivityNotifyDuplicate})
@@ -182,6 +183,13 @@ func Run(ctx context.Context, d Deps) error {
 		return err
 	}
 
+	if err := EnsureSeries(ctx, d.Client, d.Store, d.Config); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		d.Logger.Warn("meeting series workflows: not all started; the reconciler tries again", "error", err)
+	}
+
 	// Every open person is checked at start and then hourly; in between,
 	// only the people referred or imported lately, whose start may have
 	// failed. A full pass over a large register is paced, so a restart
@@ -190,6 +198,9 @@ func Run(ctx context.Context, d Deps) error {
 	defer tick.Stop()
 	var lastFull time.Time
 	for {
+		if err := startSeries(ctx, d.Client, d.Store); err != nil && ctx.Err() == nil {
+			d.Logger.Warn("reconcile meeting series failed", "error", err)
+		}
 		since := time.Time{}
 		if !lastFull.IsZero() && time.Since(lastFull) < FullReconcileEvery {
 			since = time.Now().Add(-2*ReconcileEvery - time.Minute)

@@ -513,6 +513,7 @@ func (r *run) register() error {
 		{UpdateProfessionals, handle(r, validateProfessionals, applyProfessionals), validatorOf(r, validateProfessionals)},
 		{UpdateDischarge, handle(r, validateDischarge, applyDischarge), validatorOf(r, validateDischarge)},
 		{UpdateCorrectDetails, handle(r, r.validateCorrection, r.applyCorrection), validatorOf(r, r.validateCorrection)},
+		{UpdateMoveReview, handle(r, validateMoveReview, applyMoveReview), validatorOf(r, validateMoveReview)},
 	}
 	regs = append(regs, r.clockRegs()...)
 	for _, g := range regs {
