@@ -83,9 +83,11 @@ func (s *stopper) stop() {
 const notProductionFlag = "--i-know-this-is-not-production"
 
 func runDev(ctx context.Context, env Env, cfg config.Config, args []string) error {
-	force := false
-	if len(args) > 0 && args[0] == notProductionFlag {
-		force, args = true, args[1:]
+	force, demo := false, false
+	for len(args) > 0 && (args[0] == notProductionFlag || args[0] == demoFlag) {
+		force = force || args[0] == notProductionFlag
+		demo = demo || args[0] == demoFlag
+		args = args[1:]
 	}
 	if err := noArgs("dev", args); err != nil {
 		return err
@@ -107,7 +109,7 @@ func runDev(ctx context.Context, env Env, cfg config.Config, args []string) erro
 	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(env.Stderr, opts), slog.NewJSONHandler(logFile, opts)))
 
 	stack := &stopper{logger: logger}
-	err = startDev(ctx, env, cfg, state, logger, stack, start, force)
+	err = startDev(ctx, env, cfg, state, logger, stack, start, force, demo)
 	t := time.Now()
 	stack.stop()
 	logger.Info("dsr dev stopped", "shutdown_took", time.Since(t).Round(time.Millisecond))
@@ -126,12 +128,13 @@ type devParts struct {
 	temporal  *devstack.Temporal
 	cfg       config.Config
 	capture   *devstack.SMTPCapture
+	metrics   string // the /metrics address; empty: off
 	users     []demoUser
 	stateDir  string
 	schemaVer int32
 }
 
-func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time, force bool) error {
+func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time, force, demo bool) error {
 	p := devParts{stateDir: state}
 
 	// Listen first: a port in use fails in a moment, not after starting all.
@@ -141,6 +144,17 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	}
 	stack.push("listener", func() error { ln.Close(); return nil })
 	p.url = "http://" + ln.Addr().String()
+
+	metricsAddr := cfg.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = devMetricsAddr
+	}
+	pm, err := startMetrics(ctx, metricsAddr, cfg.MetricsAddr == "", logger)
+	if err != nil {
+		return err
+	}
+	stack.push("metrics", pm.stop)
+	p.metrics = pm.addr
 
 	if cfg.PayloadKey == "" {
 		if cfg.PayloadKey, err = devPayloadKey(state); err != nil {
@@ -173,6 +187,7 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		return err
 	}
 	stack.push("database pool", func() error { st.Close(); return nil })
+	pm.pool(st)
 
 	if cfg.TemporalAddress == "" {
 		srv, err := devstack.StartTemporal(devstack.TemporalOptions{
@@ -193,7 +208,7 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		stack.push("Temporal address note", func() error { return os.Remove(addrFile) })
 		logger.Info("Temporal ready", "address", srv.Address(), "namespace", cfg.TemporalNamespace)
 	}
-	tc, err := dialTemporal(ctx, cfg, logger)
+	tc, err := dialTemporalWith(ctx, cfg, logger, false, pm)
 	if err != nil {
 		return err
 	}
@@ -222,11 +237,12 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	pm.watchRegister(runCtx, st, logger)
 	workerDone := make(chan error, 1)
 	go func() {
-		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger})
+		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger, Metrics: pm.metrics()})
 	}()
-	deps := api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}
+	deps := api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger, Metrics: pm.metrics()}
 	if p.capture != nil {
 		deps.Mailbox = mailbox(p.capture)
 	}
@@ -236,6 +252,20 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	}()
 	printBanner(env.Stdout, p)
 	logger.Info("dsr dev ready", "url", p.url, "took", time.Since(start).Round(time.Millisecond))
+	if demo {
+		// Through the API just started: it answers as soon as it serves.
+		go func() {
+			msg, err := loadDemo(runCtx, p.url, p.users, st, tc, cfg, logger)
+			if err != nil {
+				if runCtx.Err() == nil {
+					logger.Error("demo register not loaded", "error", err)
+				}
+				return
+			}
+			logger.Info("demo register", "result", msg)
+			fmt.Fprintf(env.Stdout, "Demo register: %s.\n", msg)
+		}()
+	}
 
 	var runErr error
 	select {
@@ -384,6 +414,9 @@ func printBanner(w io.Writer, p devParts) {
 		fmt.Fprintf(&b, "  Mail        captured: read it at %s/dev/mail, or the .eml files in %s/   (SMTP on %s)\n", p.url, rel("mail"), p.capture.Addr())
 	} else {
 		fmt.Fprintf(&b, "  Mail        sent through %s:%d\n", p.cfg.SMTP.Host, p.cfg.SMTP.Port)
+	}
+	if p.metrics != "" {
+		fmt.Fprintf(&b, "  Metrics     http://%s/metrics   (Prometheus; DSR_METRICS_ADDR)\n", p.metrics)
 	}
 	fmt.Fprintf(&b, "  Logs        %s, %s, %s\n\n", rel("dsr.log"), rel("temporal.log"), rel("pg", "postmaster.log"))
 	fmt.Fprintf(&b, "Demo users and their API tokens (also in %s):\n", rel("tokens.json"))
