@@ -38,8 +38,8 @@ var demoGiven = []string{"Ada", "Bram", "Cleo", "Dara", "Ezra", "Fern", "Gil", "
 var demoFamily = []string{"Example", "Sample", "Specimen", "Placeholder", "Mockford", "Testwood", "Demoline", "Fictus", "Madeup", "Pretendon"}
 
 // loadDemo fills an empty register with the demo people, through the
-// normal paths: a CSV import (as a team's existing register is brought in;
-// some reviews already overdue) and, for the rest, the HTTP API with the
+// normal paths: a CSV import (as a team's existing register is brought in)
+// and, for the rest, the HTTP API with the
 // demo users' tokens (referrals, triage, reviews with actions, a rating
 // change, a completed action, a discharge). It does nothing when the
 // register holds anyone already, so a restart never doubles it.
@@ -77,7 +77,8 @@ func loadDemo(ctx context.Context, base string, users []demoUser, st *store.Stor
 
 // demoCSV is the imported part of the demo register: people with every
 // rating, some referred and waiting, one discharged, one declined, and
-// last reviews far enough back that some are overdue from the start.
+// last reviews up to seven weeks back (those already lapsed the import
+// spreads over the coming interval, as it does for any register).
 func demoCSV(now time.Time, localities register.Localities) []byte {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
@@ -113,8 +114,7 @@ func demoCSV(now time.Time, localities register.Localities) []byte {
 			set("status", "declined")
 		default:
 			set("status", "active")
-			// From 2 to 47 days ago: against 7, 28 and 91 day cycles some
-			// reviews are overdue at once, the rest fall due later.
+			// From 2 to 47 days ago, against 7, 28 and 91 day cycles.
 			set("last_review_date", day(2+(i*9)%46))
 		}
 		set("current_issues", "Demo: placement under strain")
@@ -190,11 +190,13 @@ func (a demoAPI) person(ctx context.Context, i int, now time.Time, tokens map[st
 	if err := a.do(ctx, coord, "POST", person+"/triage", map[string]any{"decision": "accept", "rag": string(rating)}, nil); err != nil {
 		return err
 	}
-	// An action due in a few minutes becomes overdue while you look; the
-	// others are due in a fortnight.
+	// Nothing can be entered overdue (a due date must be in the future,
+	// a review's date after the triage), so some actions fall due a minute
+	// after loading and are overdue while you look; the others are due in a
+	// fortnight.
 	due := now.Add(14 * 24 * time.Hour)
 	if step%2 == 1 {
-		due = now.Add(3 * time.Minute)
+		due = now.Add(time.Minute)
 	}
 	if err := a.do(ctx, prof, "POST", person+"/reviews", map[string]any{
 		"rag": string(rating), "current_issues": "Demo: sleep disturbed", "tried": "Demo: new routine",
@@ -205,7 +207,11 @@ func (a demoAPI) person(ctx context.Context, i int, now time.Time, tokens map[st
 	}
 	switch step {
 	case 4: // a rating change between reviews
-		return a.do(ctx, prof, "PUT", person+"/rag", map[string]any{"rag": string(register.Red), "reason": "Demo: placement breaking down"}, nil)
+		to := register.Red
+		if rating == register.Red {
+			to = register.Amber
+		}
+		return a.do(ctx, prof, "PUT", person+"/rag", map[string]any{"rag": string(to), "reason": "Demo: things have changed"}, nil)
 	case 5: // an action done, with its outcome
 		var act struct{ ID string }
 		if err := a.do(ctx, prof, "POST", person+"/actions", map[string]any{"description": "Demo: speak to the housing team",

@@ -129,6 +129,7 @@ type devParts struct {
 	cfg       config.Config
 	capture   *devstack.SMTPCapture
 	metrics   string // the /metrics address; empty: off
+	ui        string // the Temporal UI's URL; empty: none
 	users     []demoUser
 	stateDir  string
 	schemaVer int32
@@ -207,6 +208,20 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		}
 		stack.push("Temporal address note", func() error { return os.Remove(addrFile) })
 		logger.Info("Temporal ready", "address", srv.Address(), "namespace", cfg.TemporalNamespace)
+
+		// The UI shows the payloads decoded through our /codec, for a
+		// coordinator signed in to the DSR: the codec endpoint takes the
+		// session from the UI's origin, on the same host (a same-site
+		// request, so the SameSite=Lax cookie goes with it).
+		ui, err := devstack.StartTemporalUI(devstack.TemporalUIOptions{
+			Port: usualUIPort(stack), TemporalAddress: srv.Address(), Namespace: cfg.TemporalNamespace, CodecEndpoint: p.url + "/codec",
+		})
+		if err != nil {
+			logger.Warn("Temporal UI not started", "error", err)
+		} else {
+			stack.push("Temporal UI", ui.Stop)
+			p.ui, cfg.TemporalUIOrigin = ui.URL(), ui.URL()
+		}
 	}
 	tc, err := dialTemporalWith(ctx, cfg, logger, false, pm)
 	if err != nil {
@@ -300,7 +315,17 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 // decides between two dsr dev starting at once, which would otherwise both
 // see the port free and race to bind it (the loser's Temporal exits).
 func usualTemporalPort(stack *stopper) int {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "dsr-dev-temporal-7233.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	return usualPort(stack, 7233, "Temporal")
+}
+
+// usualUIPort is usualTemporalPort for the Temporal UI's 8233: the UI
+// server exits the process when it cannot bind, so the race matters more.
+func usualUIPort(stack *stopper) int {
+	return usualPort(stack, 8233, "Temporal UI")
+}
+
+func usualPort(stack *stopper, port int, what string) int {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("dsr-dev-temporal-%d.lock", port)), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		return 0
 	}
@@ -308,8 +333,8 @@ func usualTemporalPort(stack *stopper) int {
 		f.Close()
 		return 0
 	}
-	stack.push("Temporal port lock", f.Close)
-	return portIfFree(7233)
+	stack.push(what+" port lock", f.Close)
+	return portIfFree(port)
 }
 
 func portIfFree(port int) int {
@@ -409,6 +434,9 @@ func printBanner(w io.Writer, p devParts) {
 		fmt.Fprintf(&b, "  Temporal    %s, namespace %s   (state in %s)\n", p.temporal.Address(), p.cfg.TemporalNamespace, rel("temporal.db"))
 	} else {
 		fmt.Fprintf(&b, "  Temporal    %s, namespace %s\n", p.cfg.TemporalAddress, p.cfg.TemporalNamespace)
+	}
+	if p.ui != "" {
+		fmt.Fprintf(&b, "  Temporal UI %s   (payloads shown decoded once you are signed in to the DSR as a coordinator)\n", p.ui)
 	}
 	if p.capture != nil {
 		fmt.Fprintf(&b, "  Mail        captured: read it at %s/dev/mail, or the .eml files in %s/   (SMTP on %s)\n", p.url, rel("mail"), p.capture.Addr())
