@@ -94,7 +94,7 @@ func TestComposeServices(t *testing.T) {
 	f := readCompose(t)
 	images := map[string]string{
 		"postgres":    "postgres:",
-		"temporal":    "dsr:",
+		"temporal":    "dsr-temporal:",
 		"temporal-ui": "temporalio/ui:",
 		"mailpit":     "axllent/mailpit:",
 		"dsr-migrate": "dsr:",
