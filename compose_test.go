@@ -94,7 +94,7 @@ func TestComposeServices(t *testing.T) {
 	f := readCompose(t)
 	images := map[string]string{
 		"postgres":    "postgres:",
-		"temporal":    "temporalio/auto-setup:",
+		"temporal":    "dsr-temporal:",
 		"temporal-ui": "temporalio/ui:",
 		"mailpit":     "axllent/mailpit:",
 		"dsr-migrate": "dsr:",
@@ -118,14 +118,23 @@ func TestComposeServices(t *testing.T) {
 		"dsr-migrate": {"migrate", "--app-role", "dsr_app"},
 		"dsr-worker":  {"worker"},
 		"dsr-api":     {"api"},
+		"temporal":    {"temporal-server"},
 	} {
 		if got := f.Services[name].Command; !slices.Equal(got, cmd) {
 			t.Errorf("%s: command %q, want %q", name, got, cmd)
 		}
 	}
-	// Temporal runs on the same PostgreSQL.
-	if te := f.Services["temporal"].Environment; te["POSTGRES_SEEDS"] != "postgres" || !strings.HasPrefix(te["DB"], "postgres") {
-		t.Errorf("temporal: %v, want it on the postgres service", te)
+	// Temporal runs on the same PostgreSQL, listening for the others, with
+	// settings dsr temporal-server accepts.
+	te := map[string]string{}
+	for k, v := range f.Services["temporal"].Environment {
+		te[k] = interpolate(v, map[string]string{"POSTGRES_PASSWORD": "secret"})
+	}
+	if u, err := url.Parse(te["DSR_TEMPORAL_DATABASE_URL"]); err != nil || u.Hostname() != "postgres" {
+		t.Errorf("temporal: DSR_TEMPORAL_DATABASE_URL %q, want it on the postgres service", te["DSR_TEMPORAL_DATABASE_URL"])
+	}
+	if c, err := config.Load(func(k string) string { return te[k] }); err != nil || c.TemporalServer.Listen != "0.0.0.0:7233" {
+		t.Errorf("temporal: %v, listening on %q; want 0.0.0.0:7233", err, c.TemporalServer.Listen)
 	}
 	if ui := f.Services["temporal-ui"].Environment; ui["TEMPORAL_ADDRESS"] != "temporal:7233" {
 		t.Errorf("temporal-ui: TEMPORAL_ADDRESS %q", ui["TEMPORAL_ADDRESS"])

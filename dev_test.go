@@ -196,8 +196,14 @@ func devEnv(addr string) []string {
 
 func startDev(t *testing.T, bin, dir, addr string, extraEnv ...string) *devProc {
 	t.Helper()
+	return startDevArgs(t, bin, dir, addr, nil, extraEnv...)
+}
+
+// startDevArgs is startDev with arguments after dsr dev.
+func startDevArgs(t *testing.T, bin, dir, addr string, args []string, extraEnv ...string) *devProc {
+	t.Helper()
 	d := &devProc{exited: make(chan struct{})}
-	d.cmd = exec.Command(bin, "dev")
+	d.cmd = exec.Command(bin, append([]string{"dev"}, args...)...)
 	d.cmd.Dir, d.cmd.Env = dir, append(devEnv(addr), extraEnv...)
 	// Should this test binary die (a timeout), dsr dev stops too.
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/bsw-dsr/dsr/mail"
+	"github.com/bsw-dsr/dsr/metrics"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
@@ -31,6 +32,8 @@ type Activities struct {
 	Logger  *slog.Logger
 	// MaxEscalations is how many escalations a ladder has, for "2 of 3".
 	MaxEscalations int
+	// Metrics counts copies sent and the lag of notices; nil counts none.
+	Metrics *metrics.Metrics
 }
 
 // LoadState rebuilds a person's workflow state from the record.
@@ -170,6 +173,7 @@ func (a *Activities) deliver(ctx context.Context, personID string, n register.No
 	if refused > 0 {
 		a.Logger.Warn("notice refused for some recipients", "kind", n.Kind, "person", personID, "refused", refused)
 	}
+	a.Metrics.NoticeSent(string(n.Kind), n.At, time.Now())
 	return nil
 }
 
@@ -259,6 +263,9 @@ func (a *Activities) sendEach(ctx context.Context, key string, msg mail.Message)
 	if err := a.Store.MarkDeliveries(mctx, key, outcomes); err != nil {
 		return err
 	}
+	a.Metrics.NoticeCopies(msg.Kind, metrics.CopySent, sent)
+	a.Metrics.NoticeCopies(msg.Kind, metrics.CopyRefused, refused)
+	a.Metrics.NoticeCopies(msg.Kind, metrics.CopyRetrying, len(results)-sent-refused)
 	a.Logger.Info("notice sent", "kind", msg.Kind, "person", msg.PersonID, "accepted", sent, "refused", refused,
 		"waiting", len(results)-sent-refused, "ms", time.Since(start).Milliseconds())
 	if temporary != nil {

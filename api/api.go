@@ -9,6 +9,7 @@ import (
 
 	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/metrics"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/web"
 )
@@ -25,6 +26,8 @@ type Deps struct {
 	// Mailbox lists the mail dsr dev captured, for the web pages; nil
 	// (production) leaves those pages out.
 	Mailbox func() []web.Mail
+	// Metrics records request durations and readiness; nil records none.
+	Metrics *metrics.Metrics
 }
 
 // New returns the whole HTTP handler.

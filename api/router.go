@@ -93,9 +93,12 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			slog.String("request_id", reqID),
 			slog.String("client", clientAddr(r)),
 		}
+		route := ""
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
-			attrs = append(attrs, slog.String("route", rc.RoutePattern()))
+			route = rc.RoutePattern()
+			attrs = append(attrs, slog.String("route", route))
 		}
+		s.deps.Metrics.HTTP(r.Method, route, ww.Status(), time.Since(start))
 		s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 	})
 }
@@ -167,6 +170,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		}
 		status[c.name] = "ok"
 	}
+	s.deps.Metrics.Ready(len(down) == 0)
 	if len(down) > 0 {
 		w.Header().Set("Retry-After", RetryAfterSeconds)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{

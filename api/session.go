@@ -353,6 +353,7 @@ var signinTemplate = template.Must(template.New("signin").Funcs(pageFuncs).Parse
 <button class="nhsuk-button" type="submit">Sign in as {{.Name}}</button> {{.Email}}, {{.Role}}
 </form></li>
 {{end}}</ul>
+<p>Not staff? <a href="/refer">Refer yourself or someone you care for</a>: no sign-in needed.</p>
 </main></body></html>`))
 
 var messageTemplate = template.Must(template.New("message").Funcs(pageFuncs).Parse(pageHead + `

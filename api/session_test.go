@@ -147,10 +147,15 @@ func TestDevSignInAndOut(t *testing.T) {
 	}
 	// The dev page lists the users, each with a button.
 	_, page := ws.get(c, "/signin")
-	for _, want := range []string{"Sign in as Cora Ordinator", "Sign in as Sam Worker", "coord@example.org, coordinator", `<link rel="stylesheet" href="/static/`} {
+	for _, want := range []string{"Sign in as Cora Ordinator", "Sign in as Sam Worker", "coord@example.org, coordinator", `<link rel="stylesheet" href="/static/`,
+		`<a href="/refer">Refer yourself or someone you care for</a>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("sign-in page lacks %q", want)
 		}
+	}
+	// The self-referral form it links to needs no sign-in.
+	if resp, form := ws.get(c, "/refer"); resp.StatusCode != http.StatusOK || !strings.Contains(form, `action="/refer"`) {
+		t.Errorf("GET /refer signed out: %d", resp.StatusCode)
 	}
 
 	ck := ws.signIn(c, "sw@example.org")

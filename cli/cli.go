@@ -41,7 +41,8 @@ const (
 const usage = `usage: dsr <command> [flags]
 
 commands:
-  dev       the whole system on this machine (state under ./.dsr/)
+  dev       [--demo] the whole system on this machine (state under ./.dsr/);
+            --demo loads 30 fictitious people into an empty register
   worker    the Temporal worker (production)
   api       the HTTP API (production)
   migrate   [--app-role NAME]
@@ -55,6 +56,9 @@ commands:
   start     --file referral.json | --csv register.csv
             submit a referral, or import a register (beside dsr dev, or with
             DATABASE_URL, TEMPORAL_ADDRESS and DSR_PAYLOAD_KEY)
+  temporal-server
+            a standalone Temporal server on PostgreSQL (DSR_TEMPORAL_DATABASE_URL,
+            listening on DSR_TEMPORAL_LISTEN), as docker-compose.yml runs it
   keygen    print a new DSR_PAYLOAD_KEY
   retention --dry-run | --now
             list the ids of closed records the daily retention run would
@@ -117,6 +121,8 @@ func Main(env Env) int {
 		err = runUser(ctx, env, cfg, args)
 	case "start":
 		err = runStart(ctx, env, cfg, args)
+	case "temporal-server":
+		err = runTemporalServer(ctx, env, cfg, args)
 	case "keygen":
 		fmt.Fprintln(env.Stdout, codec.GenerateKey())
 	case "retention":
@@ -160,17 +166,19 @@ func newLogger(w io.Writer, text bool, level slog.Level) *slog.Logger {
 // dialTemporal is the one place a Temporal client is made: through
 // tclient, so the payload codec is always on.
 func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
-	return dialTemporalWith(ctx, cfg, logger, false)
+	return dialTemporalWith(ctx, cfg, logger, false, nil)
 }
 
 // dialProduction is dialTemporal for dsr worker and dsr api: payloads not
 // encrypted with the key are refused (codec.Strict).
-func dialProduction(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
-	return dialTemporalWith(ctx, cfg, logger, true)
+func dialProduction(ctx context.Context, cfg config.Config, logger *slog.Logger, pm *procMetrics) (client.Client, error) {
+	return dialTemporalWith(ctx, cfg, logger, true, pm)
 }
 
-func dialTemporalWith(ctx context.Context, cfg config.Config, logger *slog.Logger, strict bool) (client.Client, error) {
-	return tclient.Dial(ctx, tclient.Options{
+// dialTemporalWith dials with the payload codec, strict or not, and with
+// the process's metrics when it has any (pm may be nil).
+func dialTemporalWith(ctx context.Context, cfg config.Config, logger *slog.Logger, strict bool, pm *procMetrics) (client.Client, error) {
+	o := tclient.Options{
 		StrictPayloads: strict,
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
@@ -180,5 +188,10 @@ func dialTemporalWith(ctx context.Context, cfg config.Config, logger *slog.Logge
 		TLSKey:         cfg.TemporalTLS.Key,
 		TLSCA:          cfg.TemporalTLS.CA,
 		APIKey:         cfg.TemporalTLS.APIKey,
-	})
+	}
+	if pm != nil && pm.m != nil {
+		o.MetricsHandler = pm.temporal
+		o.Interceptors = append(o.Interceptors, pm.m.Updates())
+	}
+	return tclient.Dial(ctx, o)
 }

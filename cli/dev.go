@@ -1,9 +1,10 @@
+//go:build !lean
+
 package cli
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bsw-dsr/dsr/api"
-	"github.com/bsw-dsr/dsr/codec"
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/mail"
@@ -23,35 +23,6 @@ import (
 	"github.com/bsw-dsr/dsr/web"
 	"github.com/bsw-dsr/dsr/worker"
 )
-
-// stateDirName is where dsr dev keeps everything, relative to the working
-// directory.
-const stateDirName = ".dsr"
-
-var errStateBusy = errors.New("another dsr dev is already running with this state directory")
-
-// lockState creates the state directory and takes its lock, so that two dsr
-// dev processes never share one PostgreSQL or Temporal database. The lock
-// goes with the process, however it ends.
-func lockState(state string) (*os.File, error) {
-	// Others may enter but not list it: PostgreSQL's own user must reach pg/.
-	if err := os.MkdirAll(state, 0o711); err != nil {
-		return nil, fmt.Errorf("create %s: %w", state, err)
-	}
-	os.Chmod(state, 0o711)
-	f, err := os.OpenFile(filepath.Join(state, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", state, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, errStateBusy
-		}
-		return nil, fmt.Errorf("lock %s: %w", state, err)
-	}
-	return f, nil
-}
 
 // stopper stops what dev started, last started first.
 type stopper struct {
@@ -83,9 +54,11 @@ func (s *stopper) stop() {
 const notProductionFlag = "--i-know-this-is-not-production"
 
 func runDev(ctx context.Context, env Env, cfg config.Config, args []string) error {
-	force := false
-	if len(args) > 0 && args[0] == notProductionFlag {
-		force, args = true, args[1:]
+	force, demo := false, false
+	for len(args) > 0 && (args[0] == notProductionFlag || args[0] == demoFlag) {
+		force = force || args[0] == notProductionFlag
+		demo = demo || args[0] == demoFlag
+		args = args[1:]
 	}
 	if err := noArgs("dev", args); err != nil {
 		return err
@@ -107,7 +80,7 @@ func runDev(ctx context.Context, env Env, cfg config.Config, args []string) erro
 	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(env.Stderr, opts), slog.NewJSONHandler(logFile, opts)))
 
 	stack := &stopper{logger: logger}
-	err = startDev(ctx, env, cfg, state, logger, stack, start, force)
+	err = startDev(ctx, env, cfg, state, logger, stack, start, force, demo)
 	t := time.Now()
 	stack.stop()
 	logger.Info("dsr dev stopped", "shutdown_took", time.Since(t).Round(time.Millisecond))
@@ -126,12 +99,14 @@ type devParts struct {
 	temporal  *devstack.Temporal
 	cfg       config.Config
 	capture   *devstack.SMTPCapture
+	metrics   string // the /metrics address; empty: off
+	ui        string // the Temporal UI's URL; empty: none
 	users     []demoUser
 	stateDir  string
 	schemaVer int32
 }
 
-func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time, force bool) error {
+func startDev(ctx context.Context, env Env, cfg config.Config, state string, logger *slog.Logger, stack *stopper, start time.Time, force, demo bool) error {
 	p := devParts{stateDir: state}
 
 	// Listen first: a port in use fails in a moment, not after starting all.
@@ -141,6 +116,17 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	}
 	stack.push("listener", func() error { ln.Close(); return nil })
 	p.url = "http://" + ln.Addr().String()
+
+	metricsAddr := cfg.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = devMetricsAddr
+	}
+	pm, err := startMetrics(ctx, metricsAddr, cfg.MetricsAddr == "", logger)
+	if err != nil {
+		return err
+	}
+	stack.push("metrics", pm.stop)
+	p.metrics = pm.addr
 
 	if cfg.PayloadKey == "" {
 		if cfg.PayloadKey, err = devPayloadKey(state); err != nil {
@@ -173,6 +159,7 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		return err
 	}
 	stack.push("database pool", func() error { st.Close(); return nil })
+	pm.pool(st)
 
 	if cfg.TemporalAddress == "" {
 		srv, err := devstack.StartTemporal(devstack.TemporalOptions{
@@ -193,8 +180,22 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 		}
 		stack.push("Temporal address note", func() error { return os.Remove(addrFile) })
 		logger.Info("Temporal ready", "address", srv.Address(), "namespace", cfg.TemporalNamespace)
+
+		// The UI shows the payloads decoded through our /codec, for a
+		// coordinator signed in to the DSR: the codec endpoint takes the
+		// session from the UI's origin, on the same host (a same-site
+		// request, so the SameSite=Lax cookie goes with it).
+		ui, err := devstack.StartTemporalUI(devstack.TemporalUIOptions{
+			Port: usualUIPort(stack), TemporalAddress: srv.Address(), Namespace: cfg.TemporalNamespace, CodecEndpoint: p.url + "/codec",
+		})
+		if err != nil {
+			logger.Warn("Temporal UI not started", "error", err)
+		} else {
+			stack.push("Temporal UI", ui.Stop)
+			p.ui, cfg.TemporalUIOrigin = ui.URL(), ui.URL()
+		}
 	}
-	tc, err := dialTemporal(ctx, cfg, logger)
+	tc, err := dialTemporalWith(ctx, cfg, logger, false, pm)
 	if err != nil {
 		return err
 	}
@@ -223,11 +224,12 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
+	pm.watchRegister(runCtx, st, logger)
 	workerDone := make(chan error, 1)
 	go func() {
-		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger})
+		workerDone <- worker.Run(runCtx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger, Metrics: pm.metrics()})
 	}()
-	deps := api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}
+	deps := api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger, Metrics: pm.metrics()}
 	if p.capture != nil {
 		deps.Mailbox = mailbox(p.capture)
 	}
@@ -237,6 +239,20 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 	}()
 	printBanner(env.Stdout, p)
 	logger.Info("dsr dev ready", "url", p.url, "took", time.Since(start).Round(time.Millisecond))
+	if demo {
+		// Through the API just started: it answers as soon as it serves.
+		go func() {
+			msg, err := loadDemo(runCtx, p.url, p.users, st, tc, cfg, logger)
+			if err != nil {
+				if runCtx.Err() == nil {
+					logger.Error("demo register not loaded", "error", err)
+				}
+				return
+			}
+			logger.Info("demo register", "result", msg)
+			fmt.Fprintf(env.Stdout, "Demo register: %s.\n", msg)
+		}()
+	}
 
 	var runErr error
 	select {
@@ -271,7 +287,17 @@ func startDev(ctx context.Context, env Env, cfg config.Config, state string, log
 // decides between two dsr dev starting at once, which would otherwise both
 // see the port free and race to bind it (the loser's Temporal exits).
 func usualTemporalPort(stack *stopper) int {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "dsr-dev-temporal-7233.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	return usualPort(stack, 7233, "Temporal")
+}
+
+// usualUIPort is usualTemporalPort for the Temporal UI's 8233: the UI
+// server exits the process when it cannot bind, so the race matters more.
+func usualUIPort(stack *stopper) int {
+	return usualPort(stack, 8233, "Temporal UI")
+}
+
+func usualPort(stack *stopper, port int, what string) int {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("dsr-dev-temporal-%d.lock", port)), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		return 0
 	}
@@ -279,8 +305,8 @@ func usualTemporalPort(stack *stopper) int {
 		f.Close()
 		return 0
 	}
-	stack.push("Temporal port lock", f.Close)
-	return portIfFree(7233)
+	stack.push(what+" port lock", f.Close)
+	return portIfFree(port)
 }
 
 func portIfFree(port int) int {
@@ -290,20 +316,6 @@ func portIfFree(port int) int {
 	}
 	l.Close()
 	return port
-}
-
-// devPayloadKey reads the dev payload key from the state directory, making
-// one the first time: Temporal's state there is encrypted with it.
-func devPayloadKey(state string) (string, error) {
-	path := filepath.Join(state, "payload.key")
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	}
-	key := codec.GenerateKey()
-	if err := writeFileAtomic(path, []byte(key+"\n")); err != nil {
-		return "", fmt.Errorf("save payload key: %w", err)
-	}
-	return key, nil
 }
 
 // demoUser is one of the users dev creates so the API can be tried at once.
@@ -357,14 +369,6 @@ func demoUsers(ctx context.Context, st *store.Store, state string) ([]demoUser, 
 	return out, nil
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func printBanner(w io.Writer, p devParts) {
 	rel := func(parts ...string) string { return filepath.Join(append([]string{p.stateDir}, parts...)...) }
 	var b strings.Builder
@@ -381,10 +385,16 @@ func printBanner(w io.Writer, p devParts) {
 	} else {
 		fmt.Fprintf(&b, "  Temporal    %s, namespace %s\n", p.cfg.TemporalAddress, p.cfg.TemporalNamespace)
 	}
+	if p.ui != "" {
+		fmt.Fprintf(&b, "  Temporal UI %s   (payloads shown decoded once you are signed in to the DSR as a coordinator)\n", p.ui)
+	}
 	if p.capture != nil {
 		fmt.Fprintf(&b, "  Mail        captured: read it at %s/dev/mail, or the .eml files in %s/   (SMTP on %s)\n", p.url, rel("mail"), p.capture.Addr())
 	} else {
 		fmt.Fprintf(&b, "  Mail        sent through %s:%d\n", p.cfg.SMTP.Host, p.cfg.SMTP.Port)
+	}
+	if p.metrics != "" {
+		fmt.Fprintf(&b, "  Metrics     http://%s/metrics   (Prometheus; DSR_METRICS_ADDR)\n", p.metrics)
 	}
 	fmt.Fprintf(&b, "  Logs        %s, %s, %s\n\n", rel("dsr.log"), rel("temporal.log"), rel("pg", "postmaster.log"))
 	fmt.Fprintf(&b, "Demo users and their API tokens (also in %s):\n", rel("tokens.json"))

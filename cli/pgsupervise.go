@@ -1,3 +1,5 @@
+//go:build !lean
+
 package cli
 
 import (
@@ -93,4 +95,16 @@ func (s *pgSupervisor) Stop() error {
 	cur := s.cur
 	s.mu.Unlock()
 	return cur.Stop()
+}
+
+// devPostgresURL is the dev cluster's database on port.
+func devPostgresURL(port int) (string, error) { return devstack.PostgresURL(port, "dsr"), nil }
+
+// startDevPostgres starts the dev cluster in pgDir for one command.
+func startDevPostgres(ctx context.Context, pgDir string) (url string, stop func(), err error) {
+	pg, err := devstack.StartPostgres(ctx, pgDir)
+	if err != nil {
+		return "", nil, err
+	}
+	return pg.URL(), func() { pg.Stop() }, nil
 }

@@ -47,12 +47,19 @@ func runWorker(ctx context.Context, env Env, cfg config.Config, args []string) e
 		return err
 	}
 	logger := newLogger(env.Stderr, false, slog.LevelInfo)
+	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, logger)
+	if err != nil {
+		return err
+	}
+	defer pm.stop()
 	st, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tc, err := dialProduction(ctx, cfg, logger)
+	pm.pool(st)
+	pm.watchRegister(ctx, st, logger)
+	tc, err := dialProduction(ctx, cfg, logger, pm)
 	if err != nil {
 		return err
 	}
@@ -62,7 +69,7 @@ func runWorker(ctx context.Context, env Env, cfg config.Config, args []string) e
 		return err
 	}
 	logger.Info("worker starting", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace)
-	if err := worker.Run(ctx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger}); err != nil {
+	if err := worker.Run(ctx, worker.Deps{Client: tc, Store: st, Mailer: mailer, Config: cfg, Logger: logger, Metrics: pm.metrics()}); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	logger.Info("worker stopped")
@@ -81,20 +88,27 @@ func runAPI(ctx context.Context, env Env, cfg config.Config, args []string) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s (DSR_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
+	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer pm.stop()
 	st, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer st.Close()
-	tc, err := dialProduction(ctx, cfg, logger)
+	pm.pool(st)
+	tc, err := dialProduction(ctx, cfg, logger, pm)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer tc.Close()
 	logger.Info("api listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, ln, api.New(api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger}), logger)
+	return serveHTTP(ctx, ln, api.New(api.Deps{Store: st, Temporal: tc, Config: cfg, Logger: logger, Metrics: pm.metrics()}), logger)
 }
 
 // serveHTTP serves until ctx ends, then shuts down gracefully: no new

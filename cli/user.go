@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/bsw-dsr/dsr/config"
-	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 )
@@ -243,17 +242,18 @@ func databaseURL(ctx context.Context, env Env, cfg config.Config) (url string, d
 		if err != nil {
 			return "", nil, err
 		}
-		return devstack.PostgresURL(port, "dsr"), func() {}, nil
+		url, err := devPostgresURL(port)
+		return url, func() {}, err
 	}
 	if err != nil {
 		return "", nil, err
 	}
-	pg, err := devstack.StartPostgres(ctx, pgDir)
+	url, stop, err := startDevPostgres(ctx, pgDir)
 	if err != nil {
 		lock.Close()
 		return "", nil, err
 	}
-	return pg.URL(), func() { pg.Stop(); lock.Close() }, nil
+	return url, func() { stop(); lock.Close() }, nil
 }
 
 // postmasterPort reads the port from a running server's postmaster.pid

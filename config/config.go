@@ -6,6 +6,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/mail"
 	"net/netip"
 	"os"
@@ -18,6 +19,12 @@ import (
 
 	"github.com/bsw-dsr/dsr/register"
 )
+
+// TemporalServer is where dsr temporal-server keeps its state and listens.
+type TemporalServer struct {
+	DatabaseURL string
+	Listen      string
+}
 
 // Timing is the planner's configuration; it lives in the domain package.
 type Timing = register.Timing
@@ -97,6 +104,13 @@ type Config struct {
 	// return's mail goes to besides the users with the commissioner role
 	// (DSR_MONTHLY_RETURN_TO).
 	MonthlyReturnTo string
+	// MetricsAddr is where /metrics is served (DSR_METRICS_ADDR): empty
+	// means off in production and 127.0.0.1:9090 in dev; "off" means off.
+	MetricsAddr string
+	// TemporalServer configures dsr temporal-server: its PostgreSQL
+	// (DSR_TEMPORAL_DATABASE_URL) and its frontend's listen address
+	// (DSR_TEMPORAL_LISTEN).
+	TemporalServer TemporalServer
 }
 
 // WorkerTuning is the Temporal worker's concurrency.
@@ -182,6 +196,19 @@ func Load(getenv func(string) string) (Config, error) {
 			v, other = other, v
 		}
 		return Config{}, &FieldError{v, "needs " + other + " too (a client certificate and its key go together)"}
+	}
+	c.MetricsAddr = get("DSR_METRICS_ADDR", "")
+	c.TemporalServer = TemporalServer{
+		DatabaseURL: get("DSR_TEMPORAL_DATABASE_URL", ""),
+		Listen:      get("DSR_TEMPORAL_LISTEN", "127.0.0.1:7233"),
+	}
+	if _, port, err := net.SplitHostPort(c.TemporalServer.Listen); err != nil || port == "" || port == "0" {
+		return Config{}, &FieldError{"DSR_TEMPORAL_LISTEN", "must be host:port with a port (e.g. 0.0.0.0:7233)"}
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return Config{}, &FieldError{"DSR_METRICS_ADDR", "must be host:port (e.g. 127.0.0.1:9090, or :9090 on every interface) or off"}
+		}
 	}
 	c.BaseURL = strings.TrimRight(get("DSR_BASE_URL", "http://"+c.HTTPAddr), "/")
 	c.TemporalUIOrigin = strings.TrimRight(get("DSR_TEMPORAL_UI_ORIGIN", "http://localhost:8233"), "/")

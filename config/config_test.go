@@ -67,6 +67,7 @@ func TestLoadGoodValues(t *testing.T) {
 		"DSR_DIGEST_SCHEDULE", "@every 1h",
 		"DSR_PANEL_SCHEDULE", "0 10 * * TUE",
 		"DSR_HTTP_ADDR", "0.0.0.0:9000",
+		"DSR_METRICS_ADDR", ":9090",
 		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
 		"DSR_LOCALITIES", "Brighton, Hove; Lewes",
 		"DSR_TRUSTED_PROXIES", "10.1.2.3/8, 192.0.2.7,2001:db8::/32",
@@ -88,6 +89,9 @@ func TestLoadGoodValues(t *testing.T) {
 	}
 	if c.BaseURL != "https://dsr.example.nhs.uk" {
 		t.Errorf("BaseURL = %q", c.BaseURL)
+	}
+	if c.MetricsAddr != ":9090" {
+		t.Errorf("MetricsAddr = %q", c.MetricsAddr)
 	}
 	for v, want := range map[string]time.Duration{"0": 0, "2s": 2 * time.Second, "365d": 365 * 24 * time.Hour} {
 		c, err := Load(env("DSR_RETAIN_CLOSED_FOR", v))
@@ -154,6 +158,10 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_TRANSITION_LEAD", "0"},
 		{"DSR_CONSENT_REVIEW_EVERY", "yearly"},
 		{"DSR_MONTHLY_RETURN_TO", "ops@example.org, nope"},
+		{"DSR_METRICS_ADDR", "9090"},
+		{"DSR_METRICS_ADDR", "on"},
+		{"DSR_TEMPORAL_LISTEN", "7233"},
+		{"DSR_TEMPORAL_LISTEN", "0.0.0.0:0"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			_, err := Load(env(tc.name, tc.value))

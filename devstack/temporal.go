@@ -38,6 +38,17 @@ type TemporalOptions struct {
 	// DynamicConfig overrides single settings of the dynamic
 	// configuration (keys as the server names them).
 	DynamicConfig map[string]any
+	// Postgres, when set, is a postgres:// URL: Temporal's state then goes
+	// to the databases temporal and temporal_visibility on that server
+	// (created and migrated on start), not to SQLite. This is the
+	// standalone server of dsr temporal-server.
+	Postgres string
+	// BindIP is the address the frontend listens on (default 127.0.0.1;
+	// 0.0.0.0 for a server other hosts reach). The other services stay on
+	// loopback.
+	BindIP string
+	// Logger, when set, receives the server's logs instead of LogFile.
+	Logger log.Logger
 }
 
 // Temporal is a running embedded Temporal server: frontend, history, matching
@@ -69,7 +80,30 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	const host = "127.0.0.1"
 
 	sqlConf := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
-	if opts.DatabaseFile == "" {
+	visConf := sqlConf
+	shards := int32(1)
+	// Without a log file the server is silent: its start-up chatter is noise
+	// in tests, and our own logs say what matters.
+	var logger log.Logger = log.NewNoopLogger()
+	if opts.Logger != nil {
+		logger = opts.Logger
+	} else if opts.LogFile != "" {
+		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "warn", OutputFile: opts.LogFile}))
+	}
+	if opts.Postgres != "" {
+		if sqlConf, err = postgresSQL(opts.Postgres, TemporalDatabase); err != nil {
+			return nil, fmt.Errorf("temporal: database url: %w", err)
+		}
+		visConf, _ = postgresSQL(opts.Postgres, TemporalVisibilityDatabase)
+		if err := setupPostgres(sqlConf, "postgresql/v12/temporal", logger); err != nil {
+			return nil, fmt.Errorf("temporal: %w", err)
+		}
+		if err := setupPostgres(visConf, "postgresql/v12/visibility", logger); err != nil {
+			return nil, fmt.Errorf("temporal: %w", err)
+		}
+		// Fixed for the life of the cluster: never change it once set.
+		shards = 4
+	} else if opts.DatabaseFile == "" {
 		sqlConf.ConnectAttributes["mode"] = "memory"
 		sqlConf.ConnectAttributes["cache"] = "shared"
 		sqlConf.DatabaseName = fmt.Sprintf("dsr-%d", ports[0])
@@ -97,6 +131,8 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal: namespace config: %w", err)
 	}
+	// Despite the package's name, this writes through the SQL plugin the
+	// configuration names: PostgreSQL's too.
 	if err := sqliteschema.CreateNamespaces(sqlConf, ns); err != nil {
 		return nil, fmt.Errorf("temporal: create namespace: %w", err)
 	}
@@ -106,9 +142,13 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host}
 	conf.Persistence = config.Persistence{
 		DefaultStore:     "sqlite-default",
-		VisibilityStore:  "sqlite-default",
-		NumHistoryShards: 1,
+		VisibilityStore:  "sqlite-default", // one SQLite file holds both
+		NumHistoryShards: shards,
 		DataStores:       map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}},
+	}
+	if opts.Postgres != "" {
+		conf.Persistence.DefaultStore, conf.Persistence.VisibilityStore = "postgres-default", "postgres-visibility"
+		conf.Persistence.DataStores = map[string]config.DataStore{"postgres-default": {SQL: sqlConf}, "postgres-visibility": {SQL: visConf}}
 	}
 	conf.ClusterMetadata = &cluster.Config{
 		FailoverVersionIncrement: 10,
@@ -128,19 +168,19 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		"matching": svc(ports[4], ports[5]),
 		"worker":   svc(ports[6], ports[7]),
 	}
-	conf.Services["frontend"] = func(s config.Service) config.Service { s.RPC.HTTPPort = ports[8]; return s }(conf.Services["frontend"])
+	conf.Services["frontend"] = func(s config.Service) config.Service {
+		s.RPC.HTTPPort = ports[8]
+		if opts.BindIP != "" {
+			s.RPC.BindOnIP = opts.BindIP
+		}
+		return s
+	}(conf.Services["frontend"])
 	conf.Archival.History.State = "disabled"
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
 	conf.PublicClient.HostPort = frontend
 
-	// Without a log file the server is silent: its start-up chatter is noise
-	// in tests, and our own logs say what matters.
-	var logger log.Logger = log.NewNoopLogger()
-	if opts.LogFile != "" {
-		logger = log.NewZapLogger(log.BuildZapLogger(log.Config{Level: "warn", OutputFile: opts.LogFile}))
-	}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("temporal: authorizer: %w", err)

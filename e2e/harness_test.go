@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/bsw-dsr/dsr/api"
 	"github.com/bsw-dsr/dsr/codec"
@@ -25,6 +26,7 @@ import (
 	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/internal/testenv"
 	"github.com/bsw-dsr/dsr/mail"
+	"github.com/bsw-dsr/dsr/metrics"
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/tclient"
@@ -46,6 +48,9 @@ type stack struct {
 	logBuf   *syncBuffer // logs, behind its lock: see logText
 	logger   *slog.Logger
 	tokens   map[string]string // by email
+	// metrics is the stack's registry: the API's, the worker's and the
+	// Temporal client's metrics, as dsr dev has them.
+	metrics *metrics.Metrics
 
 	mu         sync.Mutex
 	stopWorker context.CancelFunc
@@ -148,7 +153,16 @@ func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOp
 	}
 	t.Cleanup(func() { s.temporal.Stop() })
 
-	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger, StrictPayloads: opts.StrictPayloads})
+	s.metrics = metrics.New()
+	sdkMetrics, tallyCloser := s.metrics.Temporal()
+	t.Cleanup(func() { tallyCloser.Close() })
+	s.metrics.Pool(s.store.Pool)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	t.Cleanup(stopWatch)
+	s.metrics.Watch(watchCtx, time.Second, metrics.StoreCounts(s.store), s.logger)
+
+	s.client, err = tclient.Dial(ctx, tclient.Options{HostPort: s.temporal.Address(), PayloadKey: key, Logger: s.logger, StrictPayloads: opts.StrictPayloads,
+		MetricsHandler: sdkMetrics, Interceptors: []interceptor.ClientInterceptor{s.metrics.Updates()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +180,7 @@ func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOp
 	if opts.Edit != nil {
 		opts.Edit(&s.cfg)
 	}
-	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger}))
+	s.api = httptest.NewServer(api.New(api.Deps{Store: s.store, Temporal: s.client, Config: s.cfg, Logger: s.logger, Metrics: s.metrics}))
 	t.Cleanup(s.api.Close)
 	s.cfg.BaseURL = s.api.URL
 
@@ -213,7 +227,7 @@ func (s *stack) startWorker() {
 	go func() {
 		defer close(done)
 		if err := worker.Run(ctx, worker.Deps{Client: s.client, Store: s.store, Mailer: mailer, Config: s.cfg, Logger: s.logger,
-			PersistWithin: s.persistWithin}); err != nil {
+			PersistWithin: s.persistWithin, Metrics: s.metrics}); err != nil {
 			s.t.Errorf("worker: %v", err)
 		}
 	}()

@@ -3,8 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,9 +30,9 @@ import (
 // without the payload codec), whether the event is encoded as protobuf or
 // as JSON.
 //
-// Metrics: the API and worker export none, and the embedded Temporal
-// server that tests run configures no metrics reporter, so there is no
-// metrics output to scan (see the report of issue 6).
+// The metrics (the API's, the worker's and the Temporal SDK's, on one
+// registry as in dsr dev) are scanned too: they must hold none of it, nor
+// the person's id, nor any user's email.
 func TestNoPersonalDataInLogsOrTemporal(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, defaultTiming(t))
@@ -98,6 +101,9 @@ func TestNoPersonalDataInLogsOrTemporal(t *testing.T) {
 		}
 	}
 
+	// Nor do the metrics, once they show the run.
+	scanMetrics(t, s, append(slices.Clone(secrets), id, "@example.org", "Cora", "Ordinator"))
+
 	// Temporal, read without the codec.
 	raw, err := client.Dial(client.Options{HostPort: s.temporal.Address(), Logger: quietLogger{}})
 	if err != nil {
@@ -154,6 +160,52 @@ func TestNoPersonalDataInLogsOrTemporal(t *testing.T) {
 		t.Fatalf("the person's workflow %s is not among %v", wantID, execs)
 	}
 	t.Logf("scanned %d workflows, %d history events, %d bytes of log", len(execs), events, len(logs))
+}
+
+// scanMetrics scrapes the stack's /metrics, checks that the run shows in
+// it (so the scan can find something) and that no secret does.
+func scanMetrics(t *testing.T, s *stack, secrets []string) {
+	t.Helper()
+	srv := httptest.NewServer(s.metrics.Handler())
+	defer srv.Close()
+	var text string
+	// The register gauges are refreshed every second: wait for one.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		text = string(b)
+		if strings.Contains(text, `dsr_people{rating="amber",status="discharged"} 1`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`dsr_http_request_duration_seconds_count{code="201",method="POST",route="/api/v1/referrals"} 1`,
+		`dsr_http_request_duration_seconds_count{code="200",method="POST",route="/api/v1/people/{id}/triage"} 1`,
+		`dsr_update_duration_seconds_count{update="triage"} 1`,
+		`dsr_update_duration_seconds_count{update="record-review"} 2`, // one written, one refused
+		`dsr_notice_copies_total{kind="referral-received",outcome="sent"}`,
+		`dsr_notice_lag_seconds_count{kind="referral-received"}`,
+		`dsr_people{rating="amber",status="discharged"} 1`,
+		`dsr_notice_oldest_unsent_age_seconds`,
+		`dsr_db_pool_acquired_conns`,
+		`temporal_request_total{`,
+		`temporal_workflow_task_execution_latency_seconds_bucket{`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, secret := range secrets {
+		if i := strings.Index(strings.ToLower(text), strings.ToLower(secret)); i >= 0 {
+			t.Errorf("/metrics holds %q: …%s…", secret, text[max(0, i-200):min(len(text), i+100)])
+		}
+	}
+	t.Logf("scanned %d bytes of metrics", len(text))
 }
 
 // scanHistory reads a workflow's whole history and returns, per secret,

@@ -2,6 +2,7 @@ package register
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -79,4 +80,27 @@ func FormatNHS(s string) string {
 		return s
 	}
 	return d[:3] + " " + d[3:6] + " " + d[6:]
+}
+
+// testNHSFirst is the first nine digits of the range NHS England reserves
+// for testing (999 000 0000 to 999 999 9999): numbers never issued to a
+// person, for demo data and tests.
+const testNHSFirst = 999000000
+
+// TestRangeNHS returns the i-th valid NHS number (from 0) of the range
+// reserved for testing, check digit included; ok is false past its end.
+// Nine-digit stems whose check digit would be 10 are skipped.
+func TestRangeNHS(i int) (nhs string, ok bool) {
+	for stem := testNHSFirst; stem <= 999999999; stem++ {
+		nine := strconv.Itoa(stem)
+		d, valid := nhsCheckDigit(nine)
+		if !valid {
+			continue
+		}
+		if i == 0 {
+			return nine + string('0'+d), true
+		}
+		i--
+	}
+	return "", false
 }

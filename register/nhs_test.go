@@ -108,3 +108,26 @@ func FuzzNormaliseNHS(f *testing.F) {
 		}
 	})
 }
+
+func TestTestRangeNHS(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 200 {
+		n, ok := TestRangeNHS(i)
+		if !ok {
+			t.Fatalf("%d: none", i)
+		}
+		if !strings.HasPrefix(n, "999") || len(n) != 10 {
+			t.Errorf("%d: %s is outside 999 000 0000 – 999 999 9999", i, n)
+		}
+		if d, err := NormaliseNHS(n); err != nil || d != n {
+			t.Errorf("%d: %s is not a valid NHS number: %v", i, n, err)
+		}
+		if seen[n] {
+			t.Errorf("%d: %s twice", i, n)
+		}
+		seen[n] = true
+	}
+	if n, _ := TestRangeNHS(0); n != "9990000018" {
+		t.Errorf("the first is %s, want 9990000018", n)
+	}
+}

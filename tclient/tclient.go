@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/bsw-dsr/dsr/codec"
@@ -38,6 +39,10 @@ type Options struct {
 	// the clear.
 	TLSCert, TLSKey, TLSCA string
 	APIKey                 string
+	// MetricsHandler receives the SDK's own metrics; nil means none.
+	MetricsHandler client.MetricsHandler
+	// Interceptors wrap the client's calls (the metrics' update timer).
+	Interceptors []interceptor.ClientInterceptor
 }
 
 // tlsConfig builds the TLS configuration o asks for; nil when o asks for
@@ -112,6 +117,10 @@ func Dial(ctx context.Context, o Options) (client.Client, error) {
 		// warnings and errors are what an operator needs.
 		Logger: tlog.NewStructuredLogger(slog.New(minLevel{logger.Handler(), slog.LevelWarn})),
 	}
+	if o.MetricsHandler != nil {
+		opts.MetricsHandler = o.MetricsHandler
+	}
+	opts.Interceptors = o.Interceptors
 	if o.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(o.APIKey)
 	}

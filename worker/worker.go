@@ -20,6 +20,7 @@ import (
 	"github.com/bsw-dsr/dsr/activities"
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/mail"
+	"github.com/bsw-dsr/dsr/metrics"
 	"github.com/bsw-dsr/dsr/starter"
 	"github.com/bsw-dsr/dsr/store"
 	"github.com/bsw-dsr/dsr/workflows"
@@ -49,6 +50,8 @@ type Deps struct {
 	// PersistWithin bounds one change's write (0: the default); tests
 	// shorten it.
 	PersistWithin time.Duration
+	// Metrics counts notices; nil counts none.
+	Metrics *metrics.Metrics
 }
 
 // Register registers the workflow and activities on any registry: the
@@ -59,7 +62,7 @@ func Register(r sdkworker.Registry, d Deps) {
 	p := &workflows.Person{Timing: timing, PersistWithin: d.PersistWithin}
 	r.RegisterWorkflowWithOptions(p.Run, workflow.RegisterOptions{Name: workflows.PersonWorkflowName})
 	a := &activities.Activities{Store: d.Store, Mailer: d.Mailer, BaseURL: d.Config.BaseURL, Logger: d.Logger,
-		MaxEscalations: d.Config.Timing.MaxEscalations}
+		MaxEscalations: d.Config.Timing.MaxEscalations, Metrics: d.Metrics}
 	r.RegisterActivityWithOptions(a.LoadState, activity.RegisterOptions{Name: workflows.ActivityLoadState})
 	r.RegisterActivityWithOptions(a.LoadClocks, activity.RegisterOptions{Name: workflows.ActivityLoadClocks})
 	r.RegisterActivityWithOptions(a.Persist, activity.RegisterOptions{Name: workflows.ActivityPersist})
