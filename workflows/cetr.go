@@ -21,6 +21,11 @@ const (
 	// C(E)TRs, set the keyworker, record consent, inpatient news and
 	// root-cause outcomes.
 	versionClocks workflow.Version = 1
+
+	clocksUpgradeChangeID = "cetr-clocks-upgrade"
+	// versionClocksUpgrade: a run that began before the clocks continues
+	// as new at its next wake, so the new run starts them from the record.
+	versionClocksUpgrade workflow.Version = 1
 )
 
 // Updates and the activity of the clocks.
@@ -83,13 +88,25 @@ func (r *run) loadClocks() error {
 	return nil
 }
 
+// upgradeToClocks reports whether a run that began before the clocks
+// existed should continue as new now, at a wake after this code is
+// running: people already on the register get their C(E)TR, keyworker,
+// transition and consent clocks at their next reminder or change, instead
+// of at a continue-as-new that may be months away.
+func (r *run) upgradeToClocks() bool {
+	if r.clocks >= versionClocks {
+		return false
+	}
+	return workflow.GetVersion(r.ctx, clocksUpgradeChangeID, workflow.DefaultVersion, versionClocksUpgrade) >= versionClocksUpgrade
+}
+
 // needClocks refuses the clocks' updates where they do not run.
 func (r *run) needClocks(s register.State) *register.Error {
 	if e := needActive(s); e != nil {
 		return e
 	}
 	if r.clocks < versionClocks || !s.Clocks {
-		return &register.Error{Kind: register.KindConflict, Message: "this record's C(E)TR clocks start at its next restart; try again later"}
+		return &register.Error{Kind: register.KindConflict, Message: "this record's C(E)TR clocks start at its next reminder or change; record that first, or try again later"}
 	}
 	return nil
 }

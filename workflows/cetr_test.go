@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"go.temporal.io/sdk/workflow"
 	"slices"
 	"strings"
 	"testing"
@@ -160,7 +161,7 @@ func TestConsentReviewAndWithdrawal(t *testing.T) {
 func TestClocksOffRefuseClockUpdates(t *testing.T) {
 	h := newHarnessTiming(t, referred(), clockTiming()) // LoadClocks answers no transition date
 	h.update(0, UpdateTriage, accept(register.Red), "")
-	h.update(day, UpdateKeyworker, KeyworkerRequest{Actor: admin, Keyworker: register.Keyworker{Name: "K"}}, "next restart")
+	h.update(day, UpdateKeyworker, KeyworkerRequest{Actor: admin, Keyworker: register.Keyworker{Name: "K"}}, "next reminder or change")
 	h.run(Input{PersonID: "p1"}, 20*day)
 	h.wantKinds("cetr-")
 }
@@ -179,4 +180,35 @@ func TestCorrectedBirthMovesTransition(t *testing.T) {
 			Consent: register.Consent{Basis: register.ParentalResponsibility, RecordedOn: "2026-01-02", RecordedBy: "Sam"}}}}, "")
 	h.run(Input{PersonID: "p1"}, 3*day)
 	h.wantKinds("transition", "transition-due@1d")
+}
+
+// TestOldRunUpgradesToClocks: a run that began before the C(E)TR clocks
+// (cetr-clocks at its default version) continues as new at its first wake
+// after the upgrade, so the new run starts the clocks; a run with the
+// clocks does not.
+func TestOldRunUpgradesToClocks(t *testing.T) {
+	tests := []struct {
+		name    string
+		clocks  workflow.Version
+		wantCAN bool
+	}{
+		{"began before the clocks", workflow.DefaultVersion, true},
+		{"began with the clocks", versionClocks, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := register.State{Status: register.Active, Rating: register.Red, ReferredAt: t0.Add(-30 * day),
+				LastReviewAt: t0.Add(-2 * day), ReviewDue: t0.Add(5 * day)}
+			h := newHarness(t, st)
+			h.env.OnGetVersion(clocksChangeID, workflow.DefaultVersion, versionClocks).Return(tt.clocks)
+			h.run(Input{PersonID: "p1", State: &st}, 20*day)
+			err := h.env.GetWorkflowError()
+			if got := workflow.IsContinueAsNewError(err); got != tt.wantCAN {
+				t.Fatalf("continued as new: %v (%v), want %v", got, err, tt.wantCAN)
+			}
+			if tt.wantCAN && h.env.Now().After(t0.Add(5*day)) {
+				t.Errorf("continued as new at %s, after the review was due: the first wake should do it", h.env.Now())
+			}
+		})
+	}
 }

@@ -267,6 +267,9 @@ func (w *Person) Run(ctx workflow.Context, in Input) error {
 		if !r.state.Status.Open() {
 			break
 		}
+		if wakes > 0 && r.upgradeToClocks() {
+			return r.continueAsNew()
+		}
 		now := workflow.Now(ctx)
 		plan := r.timing.PlanAt(r.state, now)
 		if r.version >= versionNoticeGuarantee {
