@@ -296,7 +296,10 @@ func (s *Store) Candidates(ctx context.Context, locality string, triageWithin ti
 		CASE WHEN p.status = 'referred' THEN greatest(p.referred_at, coalesce(p.imported_at, p.referred_at)) + make_interval(secs => $2)
 		     ELSE p.next_review_due END,
 		EXISTS (SELECT 1 FROM actions a JOIN notices n ON n.action_id = a.id AND n.kind = 'action-escalated' AND n.status = 'sent'
-		        WHERE a.person_id = p.id AND a.status = 'open'),
+		        WHERE a.person_id = p.id AND a.status = 'open')
+		OR EXISTS (SELECT 1 FROM cetrs c JOIN notices n ON n.person_id = c.person_id AND n.occasion = c.id
+		              AND n.kind = 'cetr-escalated' AND n.status = 'sent'
+		        WHERE c.person_id = p.id AND c.status IN ('due', 'booked')),
 		coalesce((SELECT array_agg(pr.email ORDER BY pr.position) FROM professionals pr WHERE pr.person_id = p.id), '{}'),
 		coalesce((SELECT array_agg(ai.outcome ORDER BY m.starts_at DESC) FROM agenda_items ai JOIN meetings m ON m.id = ai.meeting_id
 		          WHERE ai.person_id = p.id AND ai.outcome <> ''), '{}')

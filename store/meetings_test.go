@@ -185,3 +185,42 @@ func TestCalendarFeedToken(t *testing.T) {
 		t.Errorf("feed dates = %+v, %v", dates, err)
 	}
 }
+
+// A person whose C(E)TR has escalated and is still not held comes onto the
+// agenda as escalated; once it is held, no longer.
+func TestCandidatesEscalatedCETR(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.DB(t)
+	id := activePerson(t, st, register.Red, time.Now().AddDate(0, 1, 0), "")
+	other := activePerson(t, st, register.Red, time.Now().AddDate(0, 1, 0), "")
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := st.Pool.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{id, other} {
+		exec(`INSERT INTO cetrs (person_id, id, kind, status, due, created_at) VALUES ($1, 'c1', 'community', 'due', now() - interval '3 days', now())`, p)
+	}
+	exec(`INSERT INTO notices (key, person_id, kind, occasion, level, status) VALUES ($1, $2, 'cetr-escalated', 'c1', 1, 'sent')`, id+"/cetr-escalated/c1/1", id)
+	exec(`INSERT INTO notices (key, person_id, kind, occasion, level, status) VALUES ($1, $2, 'cetr-overdue', 'c1', 0, 'sent')`, other+"/cetr-overdue/c1/0", other)
+	escalated := func() map[string]bool {
+		cands, err := st.Candidates(ctx, "", 5*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, c := range cands {
+			out[c.PersonID] = c.Escalated
+		}
+		return out
+	}
+	if got := escalated(); !got[id] || got[other] {
+		t.Errorf("escalated = %v; want only %s (a C(E)TR escalated, not held)", got, id)
+	}
+	exec(`UPDATE cetrs SET status = 'held', held_at = now() WHERE person_id = $1`, id)
+	if got := escalated(); got[id] {
+		t.Errorf("still escalated after the C(E)TR was held")
+	}
+}
