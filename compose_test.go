@@ -326,7 +326,18 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
 	}
-	if n := len(regexp.MustCompile(`(?m)^FROM `).FindAllString(d, -1)); n != 2 {
-		t.Errorf("want a two-stage build (build, then a small runtime image), found %d stages", n)
+	// One build stage, then small runtime images only: the default (last)
+	// one is the lean build for api, worker and migrate.
+	froms := regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(d, -1)
+	if len(froms) < 2 || !strings.HasPrefix(froms[0][1], "golang:") {
+		t.Fatalf("want a build stage then runtime images, found %v", froms)
+	}
+	for _, f := range froms[1:] {
+		if !strings.HasPrefix(f[1], "gcr.io/distroless/static") {
+			t.Errorf("runtime image %s is not distroless static", f[1])
+		}
+	}
+	if !strings.Contains(d, "-tags lean") || !strings.Contains(d[strings.LastIndex(d, "FROM "):], "COPY --from=build /out/dsr /usr/local/bin/dsr") {
+		t.Error("the default image does not carry the lean build")
 	}
 }
