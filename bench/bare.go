@@ -132,7 +132,7 @@ func RunBare(ctx context.Context, o BareOptions) (BareResult, error) {
 	// The wake leaves room for every start and its first activity, so
 	// the burst is measured alone.
 	began := time.Now()
-	wake := began.Add(StartBudget(o.N)).Truncate(time.Second)
+	wake := began.Add(importBudget(o.N)).Truncate(time.Second)
 	ids := make([]string, o.N)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("bare-%d", i)
@@ -173,12 +173,6 @@ func RunBare(ctx context.Context, o BareOptions) (BareResult, error) {
 	res.BurstMissed = o.N - len(res.BurstLag)
 	res.PeakRSS = peakRSS(os.Getpid())
 	return res, nil
-}
-
-// StartBudget is how long n starts, each with a first activity, are given
-// before the burst's moment.
-func StartBudget(n int) time.Duration {
-	return 20*time.Second + time.Duration(n)*8*time.Millisecond
 }
 
 // parallel runs fn for every item with k at a time, returning the

@@ -211,4 +211,7 @@ func (r Report) Write(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nratio: the register's figure over bare Temporal's in this run; lower is better on every line")
+	if r.Bare != nil && r.Bare.WakeAfterLastStart <= 0 {
+		fmt.Fprintf(w, "warning: bare Temporal's starts ran %s past its burst's moment: its burst figures include the starts\n", round(-r.Bare.WakeAfterLastStart))
+	}
 }
