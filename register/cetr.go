@@ -267,6 +267,20 @@ func (s *State) setConsentFrom(at time.Time) {
 	s.ConsentLadder = Ladder{Occasion: occasionOf(s.ConsentFrom)}
 }
 
+// ConsentFrom is when a person's consent clock runs from: the later of the
+// day consent was recorded (the referral's or import's consent.recorded_on,
+// YYYY-MM-DD, from the start of that day in London) and the last renewal
+// recorded. A consent taken long before acceptance is due for review a
+// year after it was taken, not a year after acceptance. Zero when neither
+// is known (the clock then starts when the clocks do).
+func ConsentFrom(recordedOn string, renewed time.Time) time.Time {
+	from := renewed.UTC()
+	if d, err := time.ParseInLocation(time.DateOnly, recordedOn, London); err == nil && d.After(from) {
+		from = d.UTC()
+	}
+	return from
+}
+
 // RenewConsent restarts the consent clock from at.
 func (s *State) RenewConsent(at time.Time) { s.setConsentFrom(at) }
 
@@ -441,6 +455,9 @@ type ClockFacts struct {
 func (t Timing) RestoreClocks(s *State, f ClockFacts, at time.Time) {
 	s.TransitionOn = f.TransitionOn.UTC()
 	if s.Status != Active {
+		// Kept for acceptance to start the consent clock from (no ladder
+		// runs before then: clockLadders is for active people only).
+		s.ConsentFrom = f.ConsentFrom.UTC()
 		return
 	}
 	s.LastCommunityHeld, s.AdmittedAt, s.Secure, s.Keyworker = f.LastCommunityHeld, f.AdmittedAt, f.Secure, f.Keyworker

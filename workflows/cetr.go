@@ -26,7 +26,27 @@ const (
 	// versionClocksUpgrade: a run that began before the clocks continues
 	// as new at its next wake, so the new run starts them from the record.
 	versionClocksUpgrade workflow.Version = 1
+
+	consentFromChangeID = "cetr-clocks-2"
+	// versionConsentFrom: acceptance starts the consent clock from the day
+	// consent was recorded (the record's consent.recorded_on), not from
+	// the acceptance. Asked only when a clock starts, so runs already
+	// accepted keep their clock and recorded histories replay.
+	versionConsentFrom workflow.Version = 1
 )
+
+// consentFrom is when acceptance starts the consent clock: from the
+// consent recorded on the record (kept from the clock facts) in runs of
+// this version, from the acceptance before it.
+func consentFrom(ctx workflow.Context, st *register.State, now time.Time) time.Time {
+	if st.ConsentFrom.IsZero() {
+		return now
+	}
+	if workflow.GetVersion(ctx, consentFromChangeID, workflow.DefaultVersion, versionConsentFrom) < versionConsentFrom {
+		return now
+	}
+	return st.ConsentFrom
+}
 
 // Updates and the activity of the clocks.
 const (

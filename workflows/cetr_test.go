@@ -212,3 +212,27 @@ func TestOldRunUpgradesToClocks(t *testing.T) {
 		})
 	}
 }
+
+// The consent clock runs from the day consent was recorded (the record's
+// consent.recorded_on, from the clock facts), not from acceptance: taken
+// 400 days before acceptance on a 365-day clock, its review is due at
+// once, sent once. A run from before cetr-clocks-2 keeps the old rule.
+func TestConsentClockFromRecordedDay(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		version workflow.Version
+		want    []string
+	}{
+		{"recorded 400 days ago", versionConsentFrom, []string{"consent-review-due@0d"}},
+		{"before cetr-clocks-2: from acceptance", workflow.DefaultVersion, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := clockHarness(t, dob(1990, 5, 1))
+			h.rec.clocks.ConsentFrom = t0.Add(-400 * day)
+			h.env.OnGetVersion(consentFromChangeID, workflow.DefaultVersion, versionConsentFrom).Return(tt.version)
+			h.update(0, UpdateTriage, accept(register.Green), "")
+			h.run(Input{PersonID: "p1"}, 60*day)
+			h.wantKinds("consent", tt.want...)
+		})
+	}
+}
