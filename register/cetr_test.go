@@ -1,6 +1,7 @@
 package register
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -453,5 +454,55 @@ func TestConsentRecordedLongBeforeAcceptance(t *testing.T) {
 		if n := notices(tm.PlanPerAudience(s, accepted.Add(later))); slices.Contains(n, "consent-review-due") {
 			t.Errorf("sent again %s later: %v", later, n)
 		}
+	}
+}
+
+// Restored clocks spread a consent review already past over the 28 days
+// after, by the person's id; one not yet due is left alone; renewal
+// clears the hold.
+func TestSpreadConsent(t *testing.T) {
+	tm := cetrTiming()
+	now := at(2026, 3, 2, 10)
+	days := map[time.Time]bool{}
+	for i := range 40 {
+		s := State{PersonID: fmt.Sprintf("person-%d", i), Status: Active, Clocks: true}
+		s.RenewConsent(now.Add(-400 * day))
+		tm.SpreadConsent(&s, now)
+		nb := s.ConsentNotBefore
+		if !nb.After(now.Add(day-time.Second)) || nb.After(now.Add(28*day)) {
+			t.Fatalf("%s: held to %s, want 1 to 28 days after %s", s.PersonID, nb, now)
+		}
+		days[nb] = true
+		again := State{PersonID: s.PersonID, Status: Active, Clocks: true}
+		again.RenewConsent(now.Add(-400 * day))
+		tm.SpreadConsent(&again, now)
+		if !again.ConsentNotBefore.Equal(nb) {
+			t.Errorf("%s: not the same day twice", s.PersonID)
+		}
+		if got := notices(tm.PlanPerAudience(s, now)); slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: sent on the day", s.PersonID)
+		}
+		if got := notices(tm.PlanPerAudience(s, nb)); !slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: not sent at %s: %v", s.PersonID, nb, got)
+		}
+		tm.Advance(&s, nb)
+		if got := notices(tm.PlanPerAudience(s, nb.Add(30*day))); slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: sent twice", s.PersonID)
+		}
+	}
+	if len(days) < 10 {
+		t.Errorf("40 people on %d days: not spread", len(days))
+	}
+	s := State{PersonID: "p", Status: Active, Clocks: true}
+	s.RenewConsent(now.Add(-100 * day))
+	tm.SpreadConsent(&s, now)
+	if !s.ConsentNotBefore.IsZero() {
+		t.Errorf("not yet due, held: %s", s.ConsentNotBefore)
+	}
+	s.RenewConsent(now.Add(-400 * day))
+	tm.SpreadConsent(&s, now)
+	s.RenewConsent(now)
+	if !s.ConsentNotBefore.IsZero() {
+		t.Error("renewal keeps the hold")
 	}
 }
