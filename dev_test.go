@@ -108,8 +108,10 @@ func buildDev(t *testing.T) (bin, dir string) {
 	return bin, dir
 }
 
-// A made-up person with a valid NHS number (check digit included).
-const referralJSON = `{
+// A made-up person with a valid NHS number (check digit included), whose
+// consent was recorded a week ago: the consent review clock runs from that
+// day, so a fixed date would make it due at acceptance after a year.
+var referralJSON = strings.Replace(`{
   "person": {"given_name": "Dev", "family_name": "Testperson", "date_of_birth": "1990-04-01",
              "nhs_number": "943 476 5919", "address": "1 High Street", "postcode": "SN1 1AA", "locality": "Swindon"},
   "referrer": {"name": "Rhi Referrer", "email": "referrer@example.org", "organisation": "CTPLD", "phone": "01793 000000"},
@@ -117,7 +119,7 @@ const referralJSON = `{
   "proposed_rag": "red",
   "current_issues": "placement under strain", "tried": "extra support hours", "could_help": "respite",
   "professionals": [{"name": "Sam Worker", "role": "Social worker", "organisation": "Swindon Borough Council", "email": "sw@example.org", "manager_email": ""}]
-}`
+}`, "2026-01-02", time.Now().AddDate(0, 0, -7).Format(time.DateOnly), 1)
 
 // startReferral runs dsr start --file beside dsr dev and returns the id.
 func startReferral(t *testing.T, bin, dir, addr string) string {

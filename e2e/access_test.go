@@ -219,6 +219,9 @@ var webPolicy = []policyRoute{
 	// No admission waits for a root-cause review on the fixture: 404 past the role check.
 	{"GET", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), "", true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/root-cause", personPath("/people/{id}/root-cause"), withToken, true, codes(xSeeOther, xNotFound, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	// The fixture is not in hospital (blue): 409 past the role check.
+	{"GET", "/people/{id}/inpatient", personPath("/people/{id}/inpatient"), "", true, codes(xSeeOther, http.StatusConflict, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
+	{"POST", "/people/{id}/inpatient", personPath("/people/{id}/inpatient"), withToken, true, codes(xSeeOther, http.StatusConflict, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/consent", personPath("/people/{id}/consent"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"POST", "/people/{id}/consent", personPath("/people/{id}/consent"), withToken, true, codes(xSeeOther, xInvalid, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},
 	{"GET", "/people/{id}/consent/withdraw", personPath("/people/{id}/consent/withdraw"), "", true, codes(xSeeOther, xOK, xForbidden, xNotFound, xForbidden, xForbidden, xForbidden)},

@@ -302,7 +302,7 @@ func referral(nhs, given string) map[string]any {
 		"person": map[string]any{"given_name": given, "family_name": "Testperson", "date_of_birth": "1990-04-01",
 			"nhs_number": nhs, "address": "1 High Street", "postcode": "SN1 1AA", "locality": "Swindon"},
 		"referrer":       map[string]any{"name": "Rhi Referrer", "email": "referrer@example.org", "organisation": "CTPLD", "phone": "01793 000000"},
-		"consent":        map[string]any{"basis": "informed_consent", "recorded_on": "2026-01-02", "recorded_by": "Sam Worker", "details": ""},
+		"consent":        map[string]any{"basis": "informed_consent", "recorded_on": consentDay(), "recorded_by": "Sam Worker", "details": ""},
 		"proposed_rag":   "red",
 		"current_issues": "placement under strain",
 		"tried":          "extra support hours",
@@ -413,4 +413,11 @@ func recipientList(to []string) string {
 	}
 	slices.Sort(r)
 	return strings.Join(r, ",")
+}
+
+// consentDay is a referral's consent date: a week ago, so that the consent
+// clock (which runs from this day, 365 days by default) is not due at
+// acceptance whenever the tests run.
+func consentDay() string {
+	return time.Now().In(register.London).AddDate(0, 0, -7).Format(time.DateOnly)
 }

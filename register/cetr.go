@@ -2,6 +2,7 @@ package register
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -263,8 +264,41 @@ func (t Timing) StartClocks(s *State, transitionOn, consentFrom, at time.Time) (
 }
 
 func (s *State) setConsentFrom(at time.Time) {
-	s.ConsentFrom = at.UTC()
+	s.ConsentFrom, s.ConsentNotBefore = at.UTC(), time.Time{}
 	s.ConsentLadder = Ladder{Occasion: occasionOf(s.ConsentFrom)}
+}
+
+// ConsentFrom is when a person's consent clock runs from: the later of the
+// day consent was recorded (the referral's or import's consent.recorded_on,
+// YYYY-MM-DD, from the start of that day in London) and the last renewal
+// recorded. A consent taken long before acceptance is due for review a
+// year after it was taken, not a year after acceptance. Zero when neither
+// is known (the clock then starts when the clocks do).
+func ConsentFrom(recordedOn string, renewed time.Time) time.Time {
+	from := renewed.UTC()
+	if d, err := time.ParseInLocation(time.DateOnly, recordedOn, London); err == nil && d.After(from) {
+		from = d.UTC()
+	}
+	return from
+}
+
+// consentSpreadDays is how many days restored clocks' consent reviews
+// already past are spread over, as an import spreads lapsed amber reviews.
+const consentSpreadDays = 28
+
+// SpreadConsent holds back a consent review already past at at, when the
+// clocks were restored from the record (an imported register, workflows
+// taking up the clocks): sent on one of the consentSpreadDays days after
+// at, chosen by a hash of the person's id, never all on the day. One
+// person accepted with an old consent is not a herd: acceptance does not
+// call this, and their review is due at once.
+func (t Timing) SpreadConsent(s *State, at time.Time) {
+	if s.ConsentFrom.IsZero() || t.CETR.ConsentReviewEvery <= 0 || addInterval(s.ConsentFrom, t.CETR.ConsentReviewEvery).After(at) {
+		return
+	}
+	h := fnv.New32a()
+	h.Write([]byte(s.PersonID))
+	s.ConsentNotBefore = at.Add(time.Duration(1+h.Sum32()%consentSpreadDays) * 24 * time.Hour).UTC()
 }
 
 // RenewConsent restarts the consent clock from at.
@@ -401,8 +435,12 @@ func (t Timing) clockLadders(s *State) []ladderRungs {
 	}
 	if !s.ConsentFrom.IsZero() && t.CETR.ConsentReviewEvery > 0 {
 		due := addInterval(s.ConsentFrom, t.CETR.ConsentReviewEvery)
+		send := due
+		if s.ConsentNotBefore.After(send) {
+			send = s.ConsentNotBefore
+		}
 		out = append(out, ladderRungs{&s.ConsentLadder, []Notice{{Kind: ConsentReviewDue,
-			Occasion: s.ConsentLadder.Occasion, DueAt: due, At: due}}})
+			Occasion: s.ConsentLadder.Occasion, DueAt: due, At: send}}})
 	}
 	return out
 }
@@ -441,6 +479,9 @@ type ClockFacts struct {
 func (t Timing) RestoreClocks(s *State, f ClockFacts, at time.Time) {
 	s.TransitionOn = f.TransitionOn.UTC()
 	if s.Status != Active {
+		// Kept for acceptance to start the consent clock from (no ladder
+		// runs before then: clockLadders is for active people only).
+		s.ConsentFrom = f.ConsentFrom.UTC()
 		return
 	}
 	s.LastCommunityHeld, s.AdmittedAt, s.Secure, s.Keyworker = f.LastCommunityHeld, f.AdmittedAt, f.Secure, f.Keyworker

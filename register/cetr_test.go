@@ -1,6 +1,7 @@
 package register
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -396,5 +397,112 @@ func TestRestoreClocks(t *testing.T) {
 	tm.RestoreClocks(&r, ClockFacts{TransitionOn: TransitionOn(ld(2010, 1, 1))}, now)
 	if r.Clocks || r.TransitionOn.IsZero() {
 		t.Errorf("referred restored: %+v", r)
+	}
+}
+
+// The consent clock runs from the day consent was recorded or its last
+// renewal, the later.
+func TestConsentFromRule(t *testing.T) {
+	renewal := at(2026, 6, 3, 15)
+	for _, c := range []struct {
+		name       string
+		recordedOn string
+		renewed    time.Time
+		want       time.Time
+	}{
+		{"recorded day, start of day in London (summer)", "2025-07-01", time.Time{}, time.Date(2025, 7, 1, 0, 0, 0, 0, London).UTC()},
+		{"recorded day in winter", "2025-01-02", time.Time{}, time.Date(2025, 1, 2, 0, 0, 0, 0, London).UTC()},
+		{"a later renewal wins", "2025-01-02", renewal, renewal},
+		{"renewal recorded that same day wins (later in the day)", "2026-06-03", renewal, renewal},
+		{"recorded day after the renewal wins", "2026-07-01", renewal, time.Date(2026, 7, 1, 0, 0, 0, 0, London).UTC()},
+		{"no date: the renewal", "", renewal, renewal},
+		{"unreadable date: the renewal", "02/01/2025", renewal, renewal},
+		{"neither: zero (the clock starts with the clocks)", "", time.Time{}, time.Time{}},
+	} {
+		if got := ConsentFrom(c.recordedOn, c.renewed); !got.Equal(c.want) {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
+
+// Consent recorded 400 days before acceptance on a 365-day clock: the
+// review is due at once, caught up once, and not sent again; the clock
+// facts of a referred person carry the day to acceptance.
+func TestConsentRecordedLongBeforeAcceptance(t *testing.T) {
+	tm := cetrTiming()
+	accepted := at(2026, 3, 2, 10)
+	recorded := accepted.Add(-400 * day)
+	s := State{Status: Referred, Rating: Green, ReferredAt: accepted.Add(-30 * day)}
+	tm.RestoreClocks(&s, ClockFacts{TransitionOn: TransitionOn(ld(1990, 5, 1)), ConsentFrom: recorded}, accepted.Add(-30*day))
+	if !s.ConsentFrom.Equal(recorded) {
+		t.Fatalf("a referred person's clock facts keep the consent day: %s", s.ConsentFrom)
+	}
+	if got := notices(tm.PlanPerAudience(s, accepted.Add(-29*day))); slices.Contains(got, "consent-review-due") {
+		t.Fatalf("no consent review before acceptance: %v", got)
+	}
+	s.Status = Active
+	tm.StartClocks(&s, s.TransitionOn, s.ConsentFrom, accepted)
+	got := tm.PlanPerAudience(s, accepted)
+	if n := notices(got); !slices.Equal(n, []string{"consent-review-due"}) {
+		t.Fatalf("at acceptance: %v, want consent-review-due at once", n)
+	}
+	if due := got.Send[0].DueAt; !due.Equal(addInterval(recorded, 365*day)) || !due.Before(accepted) {
+		t.Errorf("due %s, want a year after %s (already past)", due, recorded)
+	}
+	tm.Advance(&s, accepted)
+	for _, later := range []time.Duration{time.Minute, 30 * day, 300 * day} {
+		if n := notices(tm.PlanPerAudience(s, accepted.Add(later))); slices.Contains(n, "consent-review-due") {
+			t.Errorf("sent again %s later: %v", later, n)
+		}
+	}
+}
+
+// Restored clocks spread a consent review already past over the 28 days
+// after, by the person's id; one not yet due is left alone; renewal
+// clears the hold.
+func TestSpreadConsent(t *testing.T) {
+	tm := cetrTiming()
+	now := at(2026, 3, 2, 10)
+	days := map[time.Time]bool{}
+	for i := range 40 {
+		s := State{PersonID: fmt.Sprintf("person-%d", i), Status: Active, Clocks: true}
+		s.RenewConsent(now.Add(-400 * day))
+		tm.SpreadConsent(&s, now)
+		nb := s.ConsentNotBefore
+		if !nb.After(now.Add(day-time.Second)) || nb.After(now.Add(28*day)) {
+			t.Fatalf("%s: held to %s, want 1 to 28 days after %s", s.PersonID, nb, now)
+		}
+		days[nb] = true
+		again := State{PersonID: s.PersonID, Status: Active, Clocks: true}
+		again.RenewConsent(now.Add(-400 * day))
+		tm.SpreadConsent(&again, now)
+		if !again.ConsentNotBefore.Equal(nb) {
+			t.Errorf("%s: not the same day twice", s.PersonID)
+		}
+		if got := notices(tm.PlanPerAudience(s, now)); slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: sent on the day", s.PersonID)
+		}
+		if got := notices(tm.PlanPerAudience(s, nb)); !slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: not sent at %s: %v", s.PersonID, nb, got)
+		}
+		tm.Advance(&s, nb)
+		if got := notices(tm.PlanPerAudience(s, nb.Add(30*day))); slices.Contains(got, "consent-review-due") {
+			t.Errorf("%s: sent twice", s.PersonID)
+		}
+	}
+	if len(days) < 10 {
+		t.Errorf("40 people on %d days: not spread", len(days))
+	}
+	s := State{PersonID: "p", Status: Active, Clocks: true}
+	s.RenewConsent(now.Add(-100 * day))
+	tm.SpreadConsent(&s, now)
+	if !s.ConsentNotBefore.IsZero() {
+		t.Errorf("not yet due, held: %s", s.ConsentNotBefore)
+	}
+	s.RenewConsent(now.Add(-400 * day))
+	tm.SpreadConsent(&s, now)
+	s.RenewConsent(now)
+	if !s.ConsentNotBefore.IsZero() {
+		t.Error("renewal keeps the hold")
 	}
 }

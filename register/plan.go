@@ -146,6 +146,10 @@ type State struct {
 	// ConsentFrom is when consent was last recorded or renewed.
 	ConsentFrom   time.Time `json:"consent_from,omitzero"`
 	ConsentLadder Ladder    `json:"consent_ladder,omitzero"`
+	// ConsentNotBefore holds back a consent review that was already past
+	// when the clocks were restored from the record (an import, a running
+	// workflow taking up the clocks): see SpreadConsent.
+	ConsentNotBefore time.Time `json:"consent_not_before,omitzero"`
 }
 
 // MaxRecentUpdates bounds State.RecentUpdates.

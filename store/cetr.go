@@ -210,12 +210,14 @@ func (s *Store) ClockFacts(ctx context.Context, id string) (register.ClockFacts,
 	var dob time.Time
 	var consentOn, community, admitted *time.Time
 	var keyworker bool
+	var consentDay string
 	err := s.Pool.QueryRow(ctx, `SELECT date_of_birth, (keyworker_name <> '' OR keyworker_referred_on IS NOT NULL),
 		(SELECT max(recorded_at) FROM consent_records c WHERE c.person_id = p.id AND c.event = 'renewed'),
+		to_char(p.consent_recorded_on, 'YYYY-MM-DD'),
 		(SELECT max(held_at) FROM cetrs c WHERE c.person_id = p.id AND c.status = 'held' AND c.kind IN ('community','laep')),
 		(SELECT max(admitted_at) FROM admissions a WHERE a.person_id = p.id AND a.left_at IS NULL),
 		coalesce((SELECT bool_or(secure) FROM admissions a WHERE a.person_id = p.id AND a.left_at IS NULL), false)
-		FROM people p WHERE id = $1`, id).Scan(&dob, &keyworker, &consentOn, &community, &admitted, &f.Secure)
+		FROM people p WHERE id = $1`, id).Scan(&dob, &keyworker, &consentOn, &consentDay, &community, &admitted, &f.Secure)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, register.NotFound("person")
 	}
@@ -228,11 +230,18 @@ func (s *Store) ClockFacts(ctx context.Context, id string) (register.ClockFacts,
 	for _, t := range []struct {
 		from *time.Time
 		to   *time.Time
-	}{{consentOn, &f.ConsentFrom}, {community, &f.LastCommunityHeld}, {admitted, &f.AdmittedAt}} {
+	}{{community, &f.LastCommunityHeld}, {admitted, &f.AdmittedAt}} {
 		if t.from != nil {
 			*t.to = t.from.UTC()
 		}
 	}
+	var renewed time.Time
+	if consentOn != nil {
+		renewed = *consentOn
+	}
+	// The consent clock runs from the day consent was taken (the referral's
+	// or import's consent.recorded_on) or its last renewal, the later.
+	f.ConsentFrom = register.ConsentFrom(consentDay, renewed)
 	rows, _ := s.Pool.Query(ctx, `SELECT id, kind, due FROM cetrs WHERE person_id=$1 AND status IN ('due','booked') AND due IS NOT NULL ORDER BY due, id`, id)
 	f.CETRs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.CETRDue, error) {
 		var c register.CETRDue

@@ -186,3 +186,34 @@ func mustDate(t *testing.T, s string) time.Time {
 	}
 	return d
 }
+
+// The consent clock's start in the clock facts is the day consent was
+// recorded (the referral's or import's consent_recorded_on), then the
+// last renewal once there is one, never the acceptance.
+func TestClockFactsConsentFrom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.DB(t)
+	id := person(t, st)
+	if _, err := st.Pool.Exec(ctx, `UPDATE people SET status='active', rating='green', accepted_at=now(), consent_recorded_on='2025-01-02' WHERE id=$1`, id); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.ClockFacts(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2025, 1, 2, 0, 0, 0, 0, register.London).UTC(); !f.ConsentFrom.Equal(want) {
+		t.Errorf("consent from %s, want the day recorded %s", f.ConsentFrom, want)
+	}
+	renewed := time.Now().UTC().Truncate(time.Second)
+	if err := change(t, st, register.Change{PersonID: id, Kind: register.ChangeConsent, At: renewed,
+		Consent: &register.ConsentInput{Basis: register.InformedConsent, RecordedOn: renewed.In(register.London).Format(time.DateOnly), RecordedBy: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = st.ClockFacts(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if f.ConsentFrom.Before(renewed.Add(-time.Second)) || f.ConsentFrom.After(time.Now()) {
+		t.Errorf("consent from %s after a renewal at %s", f.ConsentFrom, renewed)
+	}
+}

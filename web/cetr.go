@@ -33,17 +33,26 @@ func (s *server) cetrRoutes(r chi.Router) {
 	coord.Post("/consent", s.consentPost(false))
 	coord.Get("/consent/withdraw", s.consentForm(true))
 	coord.Post("/consent/withdraw", s.consentPost(true))
+	coord.Get("/inpatient", s.inpatientForm)
+	coord.Post("/inpatient", s.inpatientPost)
 }
 
 var cetrTitles = map[string]string{"book": "Book a C(E)TR", "record": "Record a C(E)TR as held", "cancel": "Cancel a C(E)TR"}
 
-func cetrSpecs(op string) []spec {
+// The record-as-held form offers cetrActionRows recommendation rows, and
+// up to maxNewActionRows when asked for more.
+const cetrActionRows = 2
+
+// cetrSpecs are the fields of each C(E)TR form; rows is the number of
+// recommendation rows on the record-as-held form.
+func cetrSpecs(op string, rows int) []spec {
 	switch op {
 	case "book":
 		return []spec{{Name: "booked_for", Label: "Booked for", Kind: dateField, Required: "Enter the date it is booked for"}}
 	case "record":
-		return []spec{{Name: "held_at", Label: "Date held", Kind: dateField, Required: "Enter the date it was held"},
-			{Name: "chair", Label: "Chair", Required: "Enter who chaired it"}, {Name: "notes", Label: "Notes"}}
+		return append([]spec{{Name: "held_at", Label: "Date held", Kind: dateField, Required: "Enter the date it was held"},
+			{Name: "chair", Label: "Chair", Required: "Enter who chaired it"}, {Name: "notes", Label: "Notes"}},
+			actionSpecs("actions", rows)...)
 	}
 	return []spec{{Name: "reason", Label: "Why it is cancelled", Required: "Enter why it is cancelled"}}
 }
@@ -77,11 +86,12 @@ func (s *server) cetrForm(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		f := newForm(cetrSpecs(op), nil)
+		g := newRows(cetrActionRows, maxNewActionRows)
+		f := newForm(cetrSpecs(op, len(g.Rows)), nil)
 		if op == "record" {
 			f.setDate("held_at", s.now())
 		}
-		s.showChange(w, r, http.StatusOK, "cetr", cetrTitles[op], f, changePage{P: p, CETR: c, Op: op})
+		s.showChange(w, r, http.StatusOK, "cetr", cetrTitles[op], f, cetrPage(p, c, op, g))
 	}
 }
 
@@ -91,9 +101,16 @@ func (s *server) cetrPost(op string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		f := newForm(cetrSpecs(op), r.PostForm)
+		g, add := readRows(r.PostForm, cetrActionRows, cetrActionRows, maxNewActionRows)
+		f := newForm(cetrSpecs(op, len(g.Rows)), r.PostForm)
+		page := cetrPage(p, c, op, g)
+		if add && op == "record" {
+			s.showChange(w, r, http.StatusOK, "cetr", cetrTitles[op], f, page)
+			return
+		}
 		in := register.CETRInput{ID: c.ID, Kind: c.Kind}
 		name := workflows.UpdateCancelCETR
+		paths := cetrPath
 		switch op {
 		case "book":
 			name = workflows.UpdateBookCETR
@@ -116,14 +133,32 @@ func (s *server) cetrPost(op string) http.HandlerFunc {
 			if strings.TrimSpace(in.Chair) == "" {
 				f.fail("chair", "required")
 			}
+			// Recommendations become actions on the ladder, as the API's
+			// recommendations do; the workflow's paths name the form's rows.
+			var rows []int
+			in.Actions, rows = readActions(f, "actions", len(g.Rows))
+			paths = rowPath("actions", rows)
 		default:
 			if in.Reason = f.text("reason"); strings.TrimSpace(in.Reason) == "" {
 				f.fail("reason", "required")
 			}
 		}
-		s.submit(w, r, change{"cetr", cetrTitles[op], changePage{P: p, CETR: c, Op: op}}, f, p.ID,
-			update{name, workflows.CETRRequest{Actor: s.actor(r), CETR: in}, cetrPath}, "/people/"+p.ID+"?done=cetr-"+op+"#cetrs")
+		s.submit(w, r, change{"cetr", cetrTitles[op], page}, f, p.ID,
+			update{name, workflows.CETRRequest{Actor: s.actor(r), CETR: in}, paths}, "/people/"+p.ID+"?done=cetr-"+op+"#cetrs")
 	}
+}
+
+// cetrPage is a C(E)TR form's data: on the record-as-held form, the
+// recommendation rows and the named professionals' emails as a hint.
+func cetrPage(p register.Person, c register.CETR, op string, g growingRows) changePage {
+	page := changePage{P: p, CETR: c, Op: op}
+	if op == "record" {
+		page.Grow = g
+		for _, pr := range p.Professionals {
+			page.Emails = append(page.Emails, pr.Email)
+		}
+	}
+	return page
 }
 
 // cetrPath maps the workflow's paths onto the form's fields.
@@ -263,6 +298,18 @@ func rootCauseSpecs() []spec {
 	return []spec{{Name: "outcome", Label: "Outcome of the root-cause review", Required: "Enter the outcome of the root-cause review"}}
 }
 
+// admitted reads the active record a form is about and the admission the
+// form is for, found by which (which shows the error when there is none).
+func (s *server) admitted(w http.ResponseWriter, r *http.Request,
+	which func(http.ResponseWriter, *http.Request, register.Person) (register.Admission, bool)) (register.Person, register.Admission, bool) {
+	p, ok := s.activePerson(w, r)
+	if !ok {
+		return p, register.Admission{}, false
+	}
+	a, ok := which(w, r, p)
+	return p, a, ok
+}
+
 // flaggedAdmission is the record's admission waiting for its root-cause
 // outcome, the latest first.
 func (s *server) flaggedAdmission(w http.ResponseWriter, r *http.Request, p register.Person) (register.Admission, bool) {
@@ -276,11 +323,7 @@ func (s *server) flaggedAdmission(w http.ResponseWriter, r *http.Request, p regi
 }
 
 func (s *server) rootCauseForm(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.activePerson(w, r)
-	if !ok {
-		return
-	}
-	a, ok := s.flaggedAdmission(w, r, p)
+	p, a, ok := s.admitted(w, r, s.flaggedAdmission)
 	if !ok {
 		return
 	}
@@ -288,11 +331,7 @@ func (s *server) rootCauseForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) rootCausePost(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.activePerson(w, r)
-	if !ok {
-		return
-	}
-	a, ok := s.flaggedAdmission(w, r, p)
+	p, a, ok := s.admitted(w, r, s.flaggedAdmission)
 	if !ok {
 		return
 	}
@@ -304,4 +343,70 @@ func (s *server) rootCausePost(w http.ResponseWriter, r *http.Request) {
 	req := workflows.RootCauseRequest{Actor: s.actor(r), RootCause: register.RootCauseInput{AdmittedAt: a.AdmittedAt, Outcome: outcome}}
 	s.submit(w, r, change{"rootcause", "Root-cause review", changePage{P: p, Admission: a}}, f, p.ID,
 		update{workflows.UpdateRootCause, req, nil}, "/people/"+p.ID+"?done=root-cause#cetrs")
+}
+
+// inpatientNews are the choices of the inpatient news form, in its order:
+// each is one piece of news, sent as the API's POST /people/{id}/inpatient
+// would send it.
+var inpatientNews = []struct{ Value, Label, Hint string }{
+	{"secure", "The admission is now to a secure setting", "Inpatient C(E)TRs then repeat at the secure interval."},
+	{"not-secure", "The admission is no longer secure", "Inpatient C(E)TRs then repeat at the non-secure interval."},
+	{register.EventHospitalMove, "Moved to another hospital", "A new C(E)TR is due."},
+	{register.EventDiagnosisRemoved, "A diagnosis of learning disability or autism was removed", "A new C(E)TR is due."},
+}
+
+// inpatientInput is the workflow's input for one of inpatientNews.
+func inpatientInput(news string) (register.InpatientInput, bool) {
+	yes, no := true, false
+	switch news {
+	case "secure":
+		return register.InpatientInput{Secure: &yes}, true
+	case "not-secure":
+		return register.InpatientInput{Secure: &no}, true
+	case register.EventHospitalMove, register.EventDiagnosisRemoved:
+		return register.InpatientInput{Event: news}, true
+	}
+	return register.InpatientInput{}, false
+}
+
+func inpatientSpecs() []spec {
+	return []spec{{Name: "news", Label: "What has happened", Kind: radioField, Required: "Choose what has happened"}}
+}
+
+// currentAdmission is the record's admission not yet left: inpatient news
+// is about a person in hospital (blue) only.
+func (s *server) currentAdmission(w http.ResponseWriter, r *http.Request, p register.Person) (register.Admission, bool) {
+	if p.Rating == register.Blue {
+		for i := len(p.Admissions) - 1; i >= 0; i-- {
+			if p.Admissions[i].LeftAt == nil {
+				return p.Admissions[i], true
+			}
+		}
+	}
+	s.renderError(w, r, &register.Error{Kind: register.KindConflict, Message: "The person is not in hospital (blue), so there is no inpatient news to record."})
+	return register.Admission{}, false
+}
+
+func (s *server) inpatientForm(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.admitted(w, r, s.currentAdmission)
+	if !ok {
+		return
+	}
+	s.showChange(w, r, http.StatusOK, "inpatient", "Inpatient news", newForm(inpatientSpecs(), nil), changePage{P: p, Admission: a})
+}
+
+func (s *server) inpatientPost(w http.ResponseWriter, r *http.Request) {
+	p, a, ok := s.admitted(w, r, s.currentAdmission)
+	if !ok {
+		return
+	}
+	f := newForm(inpatientSpecs(), r.PostForm)
+	in, known := inpatientInput(f.get("news"))
+	if !known {
+		f.fail("news", "required")
+	}
+	// The workflow names secure and event; both are the form's one choice.
+	news := func(string) string { return "news" }
+	s.submit(w, r, change{"inpatient", "Inpatient news", changePage{P: p, Admission: a}}, f, p.ID,
+		update{workflows.UpdateInpatient, workflows.InpatientRequest{Actor: s.actor(r), Inpatient: in}, news}, "/people/"+p.ID+"?done=inpatient#cetrs")
 }

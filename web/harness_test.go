@@ -147,7 +147,7 @@ func validReferral(given, family, nhs, professional string) register.ReferralReq
 		Person: register.ReferralPerson{GivenName: given, FamilyName: family, DateOfBirth: "1990-04-01", NHSNumber: nhs,
 			Address: "1 High Street", Postcode: "SN1 1AA", Locality: "Swindon"},
 		Referrer:      register.Referrer{Name: "Rhi Referrer", Email: "referrer@example.org", Organisation: "CTPLD"},
-		Consent:       register.Consent{Basis: register.InformedConsent, RecordedOn: "2026-01-02", RecordedBy: "Pat Nurse"},
+		Consent:       register.Consent{Basis: register.InformedConsent, RecordedOn: consentDay(), RecordedBy: "Pat Nurse"},
 		ProposedRAG:   register.Amber,
 		CurrentIssues: "placement under strain",
 		Professionals: []register.Professional{{Name: "Pat Nurse", Email: professional, Role: "LD nurse", Organisation: "CTPLD"}},
@@ -367,4 +367,11 @@ func TestUntilMidnightIfWithin(t *testing.T) {
 	if got := untilMidnightIfWithin(time.Date(2026, 6, 10, 23, 58, 0, 0, time.UTC), 5*time.Minute); got != 0 {
 		t.Errorf("UTC's midnight taken for London's: wait %v", got)
 	}
+}
+
+// consentDay is a referral's consent date: a week ago, so that the consent
+// clock (which runs from this day, 365 days by default) is not due at
+// acceptance whenever the tests run.
+func consentDay() string {
+	return time.Now().In(register.London).AddDate(0, 0, -7).Format(time.DateOnly)
 }

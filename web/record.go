@@ -109,6 +109,7 @@ var banners = map[string]string{
 	"cetr-cancel":   "C(E)TR cancelled. The reason is kept on the record.",
 	"keyworker":     "Keyworker recorded.",
 	"root-cause":    "Root-cause review outcome recorded.",
+	"inpatient":     "Inpatient news recorded. The C(E)TR timeline follows it.",
 	"consent":       "Consent recorded. It will be revisited a year from now.",
 	"withdrawn":     "Consent withdrawn: the person is off the register. The record and the reason are kept.",
 }

@@ -26,7 +26,28 @@ const (
 	// versionClocksUpgrade: a run that began before the clocks continues
 	// as new at its next wake, so the new run starts them from the record.
 	versionClocksUpgrade workflow.Version = 1
+
+	consentFromChangeID = "cetr-clocks-2"
+	// versionConsentFrom: acceptance starts the consent clock from the day
+	// consent was recorded (the record's consent.recorded_on), not from
+	// the acceptance; clocks restored from the record spread a consent
+	// review already past (register.SpreadConsent). Asked only when a clock starts, so runs already
+	// accepted keep their clock and recorded histories replay.
+	versionConsentFrom workflow.Version = 1
 )
+
+// consentFrom is when acceptance starts the consent clock: from the
+// consent recorded on the record (kept from the clock facts) in runs of
+// this version, from the acceptance before it.
+func consentFrom(ctx workflow.Context, st *register.State, now time.Time) time.Time {
+	if st.ConsentFrom.IsZero() {
+		return now
+	}
+	if workflow.GetVersion(ctx, consentFromChangeID, workflow.DefaultVersion, versionConsentFrom) < versionConsentFrom {
+		return now
+	}
+	return st.ConsentFrom
+}
 
 // Updates and the activity of the clocks.
 const (
@@ -84,7 +105,15 @@ func (r *run) loadClocks() error {
 	if err := workflow.ExecuteActivity(actx, ActivityLoadClocks, r.in.PersonID).Get(r.ctx, &f); err != nil {
 		return fmt.Errorf("load clocks: %w", err)
 	}
-	r.timing.RestoreClocks(&r.state, f, workflow.Now(r.ctx).UTC())
+	now := workflow.Now(r.ctx).UTC()
+	r.timing.RestoreClocks(&r.state, f, now)
+	// Restored clocks run consent from its recorded day: reviews already
+	// past are spread, not sent all at once (an import, a register of
+	// running workflows). Asked only where a clock starts from the record.
+	if r.state.Status == register.Active && !r.state.ConsentFrom.IsZero() &&
+		workflow.GetVersion(r.ctx, consentFromChangeID, workflow.DefaultVersion, versionConsentFrom) >= versionConsentFrom {
+		r.timing.SpreadConsent(&r.state, now)
+	}
 	return nil
 }
 

@@ -212,3 +212,57 @@ func TestOldRunUpgradesToClocks(t *testing.T) {
 		})
 	}
 }
+
+// The consent clock runs from the day consent was recorded (the record's
+// consent.recorded_on, from the clock facts), not from acceptance: taken
+// 400 days before acceptance on a 365-day clock, its review is due at
+// once, sent once. A run from before cetr-clocks-2 keeps the old rule.
+func TestConsentClockFromRecordedDay(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		version workflow.Version
+		want    []string
+	}{
+		{"recorded 400 days ago", versionConsentFrom, []string{"consent-review-due@0d"}},
+		{"before cetr-clocks-2: from acceptance", workflow.DefaultVersion, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := clockHarness(t, dob(1990, 5, 1))
+			h.rec.clocks.ConsentFrom = t0.Add(-400 * day)
+			h.env.OnGetVersion(consentFromChangeID, workflow.DefaultVersion, versionConsentFrom).Return(tt.version)
+			h.update(0, UpdateTriage, accept(register.Green), "")
+			h.run(Input{PersonID: "p1"}, 60*day)
+			h.wantKinds("consent", tt.want...)
+		})
+	}
+}
+
+// Clocks restored from the record (an imported person, say) with consent
+// recorded 400 days ago: its review is past, but spread over the 28 days
+// after, not sent on the day; sent once. Before cetr-clocks-2, at once.
+func TestRestoredConsentReviewSpread(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		version workflow.Version
+		onDay   bool
+	}{
+		{"spread", versionConsentFrom, false},
+		{"before cetr-clocks-2", workflow.DefaultVersion, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := register.State{PersonID: "p1", Status: register.Active, Rating: register.Green, ReferredAt: t0.Add(-30 * day),
+				LastReviewAt: t0.Add(-2 * day), ReviewDue: t0.Add(90 * day)}
+			h := newHarnessTiming(t, st, clockTiming())
+			h.rec.clocks = register.ClockFacts{TransitionOn: register.TransitionOn(dob(1990, 5, 1)), ConsentFrom: t0.Add(-400 * day)}
+			h.env.OnGetVersion(consentFromChangeID, workflow.DefaultVersion, versionConsentFrom).Return(tt.version)
+			h.run(Input{PersonID: "p1", State: &st}, 40*day)
+			got := h.sentKinds("consent")
+			if len(got) != 1 {
+				t.Fatalf("consent notices %v, want one", got)
+			}
+			if onDay := got[0] == "consent-review-due@0d"; onDay != tt.onDay {
+				t.Errorf("sent %s, on the day %v, want %v", got[0], onDay, tt.onDay)
+			}
+		})
+	}
+}

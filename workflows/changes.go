@@ -58,12 +58,12 @@ func (r *run) validateTriage(s register.State, req TriageRequest, _ time.Time) *
 	return f.err()
 }
 
-func (r *run) applyTriage(_ workflow.Context, st *register.State, req TriageRequest, now time.Time) (register.Change, []register.Notice) {
+func (r *run) applyTriage(ctx workflow.Context, st *register.State, req TriageRequest, now time.Time) (register.Change, []register.Notice) {
 	if req.Decision == "accept" {
 		r.timing.Accept(st, req.Rating, now)
 		c := register.Change{Kind: register.ChangeAccept, Actor: req.Actor, Rating: req.Rating}
 		if r.clocks >= versionClocks && !st.TransitionOn.IsZero() {
-			rootCause := r.timing.StartClocks(st, st.TransitionOn, now, now)
+			rootCause := r.timing.StartClocks(st, st.TransitionOn, consentFrom(ctx, st, now), now)
 			c.Admitted, c.Preceded = req.Rating == register.Blue, !rootCause
 		}
 		return c, nil
