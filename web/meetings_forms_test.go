@@ -175,6 +175,10 @@ func TestAgendaEditsOnMeetingPage(t *testing.T) {
 	if got := order(); !slices.Equal(got, []string{o[2], o[0]}) {
 		t.Errorf("after moving the first down and taking one off: %v", got)
 	}
+	// Two rows: the first cannot go up, nor the last down.
+	if p := b.get(path); strings.Count(p.body, ">Move up<") != 1 || strings.Count(p.body, ">Move down<") != 1 {
+		t.Errorf("up/down buttons: %d up, %d down for two rows", strings.Count(p.body, ">Move up<"), strings.Count(p.body, ">Move down<"))
+	}
 	ids[0], ids[1], ids[2] = o[0], o[1], o[2]
 	if m, _ = s.store.Meeting(ctx, m.ID); !slices.Equal(m.Edits.Remove, []string{ids[1]}) || slices.Contains(m.Edits.Add, ids[1]) {
 		t.Errorf("edits kept %+v", m.Edits)
