@@ -131,18 +131,7 @@ func (m *meetings) addExtra(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if !b.Start.After(m.now()) {
-		writeError(w, r, register.Invalidf("start", "must be in the future"))
-		return
-	}
-	if b.Capacity < 0 || b.Capacity > 200 {
-		writeError(w, r, register.Invalidf("capacity", "must be between 1 and 200 people"))
-		return
-	}
-	s, err := m.store.AddExtraMeeting(r.Context(), chi.URLParam(r, "series"), b.Start, b.Capacity)
-	if err == nil {
-		err = starter.NotifySeries(r.Context(), m.temporal, s.SeriesID)
-	}
+	s, err := starter.AddExtraMeeting(r.Context(), m.store, m.temporal, m.now(), chi.URLParam(r, "series"), b.Start, b.Capacity)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -177,19 +166,8 @@ func (m *meetings) changeMeeting(w http.ResponseWriter, r *http.Request) {
 	var start time.Time
 	if b.Start != nil {
 		start = *b.Start
-		if !start.After(m.now()) {
-			writeError(w, r, register.Invalidf("start", "must be in the future"))
-			return
-		}
 	}
-	if start.IsZero() && !b.Cancelled {
-		writeError(w, r, register.Invalidf("start", "give a new start, or cancelled: true"))
-		return
-	}
-	s, err := m.store.ChangeMeeting(r.Context(), chi.URLParam(r, "meeting"), start, b.Cancelled)
-	if err == nil {
-		err = starter.NotifySeries(r.Context(), m.temporal, s.SeriesID)
-	}
+	s, err := starter.ChangeMeeting(r.Context(), m.store, m.temporal, m.now(), chi.URLParam(r, "meeting"), start, b.Cancelled)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -203,15 +181,7 @@ func (m *meetings) editAgenda(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	for _, list := range [][]string{ed.Add, ed.Remove, ed.Order} {
-		for _, id := range list {
-			if _, err := uuid.Parse(id); err != nil {
-				writeError(w, r, register.Invalidf("people", "%q is not a person's id", id))
-				return
-			}
-		}
-	}
-	if err := m.store.SetAgendaEdits(r.Context(), chi.URLParam(r, "meeting"), ed); err != nil {
+	if err := starter.EditAgenda(r.Context(), m.store, chi.URLParam(r, "meeting"), ed); err != nil {
 		writeError(w, r, err)
 		return
 	}

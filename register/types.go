@@ -213,6 +213,10 @@ type Review struct {
 	Notes         string    `json:"notes"`
 	Needs         []string  `json:"needs,omitempty"` // coded service needs, see Needs
 	RecordedBy    string    `json:"recorded_by,omitempty"`
+	// Suggested is the risk tool's rating when the review answered it;
+	// RatingReason says why the rating chosen differs from it.
+	Suggested    Rating `json:"suggested_rating,omitempty"`
+	RatingReason string `json:"rating_reason,omitempty"`
 }
 
 // RatingChange is one entry of a person's rating history.

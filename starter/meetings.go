@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -162,4 +163,50 @@ func CloseMeeting(ctx context.Context, st *store.Store, c client.Client, meeting
 		}
 	}
 	return nil
+}
+
+// AddExtraMeeting adds an extra (urgent) meeting to a series: it must
+// start after now; capacity 0 takes the series' own. One way for the API
+// and the web pages.
+func AddExtraMeeting(ctx context.Context, st *store.Store, c client.Client, now time.Time, seriesID string, start time.Time, capacity int) (store.MeetingState, error) {
+	if !start.After(now) {
+		return store.MeetingState{}, register.Invalidf("start", "must be in the future")
+	}
+	if capacity < 0 || capacity > 200 {
+		return store.MeetingState{}, register.Invalidf("capacity", "must be between 1 and 200 people")
+	}
+	s, err := st.AddExtraMeeting(ctx, seriesID, start, capacity)
+	if err != nil {
+		return s, err
+	}
+	return s, NotifySeries(ctx, c, s.SeriesID)
+}
+
+// ChangeMeeting moves a meeting to a new start (after now) or cancels it
+// (a zero start with cancel). One way for the API and the web pages.
+func ChangeMeeting(ctx context.Context, st *store.Store, c client.Client, now time.Time, id string, start time.Time, cancel bool) (store.MeetingState, error) {
+	if !start.IsZero() && !start.After(now) {
+		return store.MeetingState{}, register.Invalidf("start", "must be in the future")
+	}
+	if start.IsZero() && !cancel {
+		return store.MeetingState{}, register.Invalidf("start", "give a new start, or cancelled: true")
+	}
+	s, err := st.ChangeMeeting(ctx, id, start, cancel)
+	if err != nil {
+		return s, err
+	}
+	return s, NotifySeries(ctx, c, s.SeriesID)
+}
+
+// EditAgenda keeps a coordinator's edits to an agenda not yet sent; every
+// id must be a person's id.
+func EditAgenda(ctx context.Context, st *store.Store, id string, ed register.Edits) error {
+	for _, list := range [][]string{ed.Add, ed.Remove, ed.Order} {
+		for _, pid := range list {
+			if _, err := uuid.Parse(pid); err != nil {
+				return register.Invalidf("people", "%q is not a person's id", pid)
+			}
+		}
+	}
+	return st.SetAgendaEdits(ctx, id, ed)
 }

@@ -98,13 +98,15 @@ func getPerson(ctx context.Context, db reader, id string) (register.Person, erro
 	if err != nil {
 		return p, fmt.Errorf("store: actions: %w", err)
 	}
-	rows, _ = db.Query(ctx, `SELECT id::text, held_at, rating, current_issues, tried, could_help, notes, needs, coalesce(recorded_by::text,'')
+	rows, _ = db.Query(ctx, `SELECT id::text, held_at, rating, current_issues, tried, could_help, notes, needs, coalesce(recorded_by::text,''),
+		coalesce(suggested_rating,''), coalesce(rating_reason,'')
 		FROM reviews WHERE person_id = $1 ORDER BY held_at DESC`, id)
 	p.Reviews, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (register.Review, error) {
 		var v register.Review
-		var rating string
-		err := r.Scan(&v.ID, &v.HeldAt, &rating, &v.CurrentIssues, &v.Tried, &v.CouldHelp, &v.Notes, &v.Needs, &v.RecordedBy)
-		v.Rating = register.Rating(rating)
+		var rating, suggested string
+		err := r.Scan(&v.ID, &v.HeldAt, &rating, &v.CurrentIssues, &v.Tried, &v.CouldHelp, &v.Notes, &v.Needs, &v.RecordedBy,
+			&suggested, &v.RatingReason)
+		v.Rating, v.Suggested = register.Rating(rating), register.Rating(suggested)
 		return v, err
 	})
 	if err != nil {

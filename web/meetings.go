@@ -33,6 +33,7 @@ type meetingsRow struct {
 
 type meetingsPage struct {
 	Series []meetingsRow
+	Coord  bool // may add and change series and meetings
 }
 
 // meetingsList shows each series and its coming meetings.
@@ -55,7 +56,12 @@ func (s *server) meetingsList(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Series = append(p.Series, meetingsRow{Series: sr, Meetings: ms})
 	}
-	s.render(w, r, http.StatusOK, "meetings", s.newView(r, "DSR meetings", "meetings", p))
+	p.Coord = s.actor(r).Role == "coordinator"
+	v := s.newView(r, "DSR meetings", "meetings", p)
+	if r.URL.Query().Get("done") == "series" {
+		v.Banner = "Meeting series saved. Its meetings follow the schedule from now on."
+	}
+	s.render(w, r, http.StatusOK, "meetings", v)
 }
 
 type agendaRow struct {
@@ -70,6 +76,10 @@ type meetingPage struct {
 	Overflow []agendaRow
 	Coord    bool
 	Preview  bool // not planned yet: what the planner would put on now
+	// Editable: a coordinator may still add, remove and reorder people
+	// (the agenda is not planned and sent yet); Options are whom to add.
+	Editable bool
+	Options  []personOption
 }
 
 // meeting is the meeting page: the coordinator walks the agenda, records
@@ -77,6 +87,12 @@ type meetingPage struct {
 // not discussed (carried to the next meeting) and closes the meeting.
 // Others see the people on it they are named for.
 func (s *server) meeting(w http.ResponseWriter, r *http.Request) {
+	s.showMeeting(w, r, http.StatusOK, nil)
+}
+
+// showMeeting draws the meeting page, with the problems of a refused
+// agenda edit when f has them.
+func (s *server) showMeeting(w http.ResponseWriter, r *http.Request, status int, f *form) {
 	a := s.actor(r)
 	m, items, err := starter.MeetingView(r.Context(), s.d.Store, a, chi.URLParam(r, "meeting"), s.d.Config.Timing.TriageWithin)
 	if err != nil {
@@ -110,16 +126,21 @@ func (s *server) meeting(w http.ResponseWriter, r *http.Request) {
 			p.Rows = append(p.Rows, row)
 		}
 	}
-	v := s.newView(r, "DSR meeting", "meetings", p)
-	switch r.URL.Query().Get("done") {
-	case "review":
-		v.Banner = "Review recorded."
-	case "not-discussed":
-		v.Banner = "Marked not discussed: the person moves to the next meeting."
-	case "closed":
-		v.Banner = "Meeting closed. Each action owner gets one email listing their new actions."
+	p.Editable = p.Coord && p.Preview && m.AgendaSentAt == nil && m.ClosedAt == nil && !m.Cancelled
+	if p.Editable {
+		var shown []string
+		for _, row := range p.Rows {
+			shown = append(shown, row.PersonID)
+		}
+		if p.Options, err = s.candidateOptions(r, m, shown); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
 	}
-	s.render(w, r, http.StatusOK, "meeting", v)
+	v := s.newView(r, "DSR meeting", "meetings", p)
+	v.Form = f
+	v.Banner = meetingBanners[r.URL.Query().Get("done")]
+	s.render(w, r, status, "meeting", v)
 }
 
 func (s *server) meetingNotDiscussed(w http.ResponseWriter, r *http.Request) {
@@ -146,4 +167,15 @@ func (s *server) meetingClose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	seeOther(w, r, meetingLink(id)+"?done=closed")
+}
+
+// meetingBanners confirm, on the meeting page, the change just made.
+var meetingBanners = map[string]string{
+	"extra":         "Extra meeting added. Its agenda goes out before it, like any meeting's.",
+	"moved":         "Meeting moved. Everyone invited gets the changed invitation.",
+	"cancelled":     "Meeting cancelled. Everyone invited is told; its people move to the next meeting.",
+	"agenda":        "Agenda changed.",
+	"review":        "Review recorded.",
+	"not-discussed": "Marked not discussed: the person moves to the next meeting.",
+	"closed":        "Meeting closed. Each action owner gets one email listing their new actions.",
 }

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,39 @@ func TestBrowserMeetingOfThree(t *testing.T) {
 	signInAs(c, "Cora Ordinator")
 	c.open("/meetings")
 	c.check("meetings")
+	// A series made through its form: refused first, naming the fields,
+	// then saved; the extra-meeting, move and calendar pages are clean too.
+	c.open("/meetings/series/new")
+	c.check("series-form")
+	c.typeIn("id", "lyme")
+	c.typeIn("name", "Lyme DSR")
+	c.typeIn("schedule", "every tuesday")
+	c.typeIn("capacity", "2")
+	c.typeIn("attendees", "chair@example.org\nnot-an-email")
+	if st := c.submit(`main button[type="submit"]`); st != http.StatusUnprocessableEntity {
+		t.Fatalf("bad series: status %d", st)
+	}
+	if sum := c.text(`[data-testid="error-summary"]`); !strings.Contains(sum, "Schedule is not a cron schedule") || !strings.Contains(sum, "Standing attendees") {
+		t.Fatalf("error summary: %q", sum)
+	}
+	c.check("series-form-errors")
+	c.typeIn("schedule", "0 10 1 1 *")
+	c.typeIn("attendees", "chair@example.org")
+	if st := c.submit(`main button[type="submit"]`); st != http.StatusOK || !strings.Contains(c.text("main"), "Lyme DSR") {
+		t.Fatalf("series: status %d: %s", st, c.text("main"))
+	}
+	if sr, err := s.store.Series(context.Background(), "lyme"); err != nil || sr.Capacity != 2 {
+		t.Fatalf("series saved: %+v %v", sr, err)
+	}
+	c.open("/meetings/series/lyme/extra")
+	c.check("extra-meeting-form")
+	c.open("/meetings/" + m.ID + "/change")
+	c.check("meeting-change-form")
+	c.open("/calendar")
+	if st := c.submit(`main form[action="/calendar"] button[type="submit"]`); st != http.StatusOK {
+		t.Fatalf("calendar link: %d", st)
+	}
+	c.check("calendar-link")
 	c.open("/meetings/" + m.ID)
 	if n := c.eval(`String(document.querySelectorAll('[data-testid="agenda-row"]').length)`); n != "3" {
 		t.Fatalf("%s people on the agenda page, want 3", n)

@@ -46,6 +46,13 @@ func TestReviewRiskToolAndMeetingReturn(t *testing.T) {
 	if suggested != "red" || rating != "amber" || reason != "The crisis has passed since Monday" {
 		t.Errorf("kept %s / %s / %q", suggested, rating, reason)
 	}
+	// The record shows the suggestion beside the rating agreed, and why
+	// they differ.
+	rec := must(t, b.get("/people/"+id), http.StatusOK, "Risk tool suggested", "(the rating agreed differs)",
+		"Why the rating differs from the risk tool", "The crisis has passed since Monday")
+	if !regexp.MustCompile(`(?s)data-testid="risk-suggestion">.*?nhsuk-tag--red`).MatchString(rec.body) {
+		t.Error("the record does not show the red suggestion")
+	}
 	must(t, b.get("/meetings/"+m.ID), http.StatusOK, "Reviewed", "Record the review")
 	// A meeting id that is not one is not followed.
 	f.Set("meeting", "//evil.example.org")

@@ -622,6 +622,16 @@ func TestReportsForCoordinatorsAndCommissioners(t *testing.T) {
 			t.Errorf("rating %s: page does not show %q", c.Key, want)
 		}
 	}
+	// The risk tool's two counts, suppressed like every count.
+	for testid, c := range map[string]report.Count{"report-risk-reviews": sum.RiskTool.Reviews, "report-risk-differs": sum.RiskTool.Differs} {
+		want := "not shown"
+		if c != nil {
+			want = fmt.Sprint(*c)
+		}
+		if !strings.Contains(p.body, `data-testid="`+testid+`">`+want+`<`) {
+			t.Errorf("%s: page does not show %q", testid, want)
+		}
+	}
 	if !strings.Contains(p.body, "<svg class=\"app-chart\"") || !strings.Contains(p.body, `<rect class="app-chart__bar"`) {
 		t.Errorf("no bar chart")
 	}

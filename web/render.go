@@ -170,6 +170,7 @@ var funcs = template.FuncMap{
 	"roleName":      roleName,
 	"field":         fieldOf,
 	"dict":          dict,
+	"list":          func(xs ...string) []string { return xs },
 	"checked":       checked,
 	"selected":      selected,
 	"lines":         lines,
