@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,11 +218,16 @@ func TestCorrectionEndToEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(form), `value="Bartholomeus"`) {
 		t.Fatalf("correction form: %d", resp.StatusCode)
 	}
+	// The form posts the consent as it was referred: unchanged.
+	consent, err := time.Parse(time.DateOnly, consentDay())
+	if err != nil {
+		t.Fatal(err)
+	}
 	values := url.Values{"csrf_token": {token}, "given_name": {"Bartholomeus"}, "family_name": {"Quennel"},
 		"date_of_birth-day": {"1"}, "date_of_birth-month": {"4"}, "date_of_birth-year": {"1990"},
 		"nhs_number": {nhsNumbers(4402, 1)[0]}, "address": {"3 Mill Lane"}, "postcode": {"SN1 1AA"}, "locality": {"Swindon"},
-		"consent.basis": {"informed_consent"}, "consent.recorded_on-day": {"2"}, "consent.recorded_on-month": {"1"},
-		"consent.recorded_on-year": {"2026"}, "consent.recorded_by": {"Sam Worker"}, "consent.details": {""}}
+		"consent.basis": {"informed_consent"}, "consent.recorded_on-day": {strconv.Itoa(consent.Day())}, "consent.recorded_on-month": {strconv.Itoa(int(consent.Month()))},
+		"consent.recorded_on-year": {strconv.Itoa(consent.Year())}, "consent.recorded_by": {"Sam Worker"}, "consent.details": {""}}
 	resp, err = c.PostForm(s.api.URL+"/people/"+id+"/correct", values)
 	if err != nil {
 		t.Fatal(err)
