@@ -211,6 +211,11 @@ func (r Report) Write(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nratio: the register's figure over bare Temporal's in this run; lower is better on every line")
+	for _, d := range []*DSRResult{r.Before, r.DSR} {
+		if d != nil && d.BurstVoid {
+			fmt.Fprintln(w, "warning: a register's import ran past its burst's moment: its burst and update lines measured nothing")
+		}
+	}
 	if r.Bare != nil && r.Bare.WakeAfterLastStart <= 0 {
 		fmt.Fprintf(w, "warning: bare Temporal's starts ran %s past its burst's moment: its burst figures include the starts\n", round(-r.Bare.WakeAfterLastStart))
 	}

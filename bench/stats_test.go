@@ -79,3 +79,11 @@ func TestReportWritesEveryGoal(t *testing.T) {
 		}
 	}
 }
+
+func TestReportWarnsOfAVoidBurst(t *testing.T) {
+	var b strings.Builder
+	Report{Options: Options{N: 10}, DSR: &DSRResult{BurstVoid: true}, Bare: &BareResult{WakeAfterLastStart: time.Second}}.Write(&b)
+	if !strings.Contains(b.String(), "measured nothing") {
+		t.Errorf("no warning of a void burst:\n%s", b.String())
+	}
+}
