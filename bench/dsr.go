@@ -277,7 +277,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	peak := rssPeak(func() int { curMu.Lock(); defer curMu.Unlock(); return cur.pid() }, stopSampling)
 	defer close(stopSampling)
 
-	nhs := TestNHSNumbers(0, 2*o.N)
+	nhs := register.TestRangeNHSList(0, 2*o.N)
 	var idsMu sync.Mutex
 	var referred []string
 	began := time.Now()

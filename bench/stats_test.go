@@ -40,26 +40,6 @@ func TestQuantile(t *testing.T) {
 	}
 }
 
-func TestTestNHSNumbersAreValidAndReserved(t *testing.T) {
-	got := TestNHSNumbers(0, 500)
-	seen := map[string]bool{}
-	for _, n := range got {
-		if len(n) != 10 || n[:3] != "999" {
-			t.Fatalf("%s is not in the range reserved for testing", n)
-		}
-		if seen[n] {
-			t.Fatalf("%s twice", n)
-		}
-		seen[n] = true
-	}
-	if len(got) != 500 {
-		t.Fatalf("%d numbers, want 500", len(got))
-	}
-	if a, b := TestNHSNumbers(0, 10), TestNHSNumbers(10, 10); a[9] == b[0] {
-		t.Fatal("consecutive ranges overlap")
-	}
-}
-
 func TestReportWritesEveryGoal(t *testing.T) {
 	d := &DSRResult{BurstLag: Latencies{time.Second, 3 * time.Second}, UpdateRate: 50, PeakRSS: 512 << 20}
 	r := Report{Options: Options{N: 10, Clients: 2, Lead: time.Minute}, DSR: d, Before: d,

@@ -91,16 +91,28 @@ const testNHSFirst = 999000000
 // reserved for testing, check digit included; ok is false past its end.
 // Nine-digit stems whose check digit would be 10 are skipped.
 func TestRangeNHS(i int) (nhs string, ok bool) {
-	for stem := testNHSFirst; stem <= 999999999; stem++ {
+	l := TestRangeNHSList(i, 1)
+	if len(l) == 0 {
+		return "", false
+	}
+	return l[0], true
+}
+
+// TestRangeNHSList returns up to n numbers of the testing range, from the
+// from-th (TestRangeNHS(from), TestRangeNHS(from+1), …) in one pass.
+func TestRangeNHSList(from, n int) []string {
+	out := make([]string, 0, n)
+	for stem := testNHSFirst; stem <= 999999999 && len(out) < n; stem++ {
 		nine := strconv.Itoa(stem)
 		d, valid := nhsCheckDigit(nine)
 		if !valid {
 			continue
 		}
-		if i == 0 {
-			return nine + string('0'+d), true
+		if from > 0 {
+			from--
+			continue
 		}
-		i--
+		out = append(out, nine+string('0'+d))
 	}
-	return "", false
+	return out
 }

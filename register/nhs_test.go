@@ -131,3 +131,20 @@ func TestTestRangeNHS(t *testing.T) {
 		t.Errorf("the first is %s, want 9990000018", n)
 	}
 }
+
+func TestTestRangeNHSList(t *testing.T) {
+	l := TestRangeNHSList(3, 500)
+	if len(l) != 500 {
+		t.Fatalf("%d numbers, want 500", len(l))
+	}
+	seen := map[string]bool{}
+	for k, n := range l {
+		if one, _ := TestRangeNHS(3 + k); one != n {
+			t.Fatalf("list[%d] = %s, TestRangeNHS(%d) = %s", k, n, 3+k, one)
+		}
+		if d, err := NormaliseNHS(n); err != nil || d[:3] != "999" || seen[n] {
+			t.Fatalf("%s: %v (or repeated, or not 999)", n, err)
+		}
+		seen[n] = true
+	}
+}

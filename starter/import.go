@@ -16,12 +16,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/store"
-	"github.com/bsw-dsr/dsr/workflows"
 )
 
 // Deps is what the starter needs: the register, Temporal and the review
@@ -361,26 +359,6 @@ func (im *importer) start(ctx context.Context, personID string) error {
 		return err
 	}
 	return StartPersonWithState(ctx, im.d.Temporal, st)
-}
-
-// StartPersonWithState starts the person's workflow from a state read from
-// the record (store.LoadState), or does nothing when it runs already. The
-// state holds no personal data: statuses, ratings, dates and ids.
-func StartPersonWithState(ctx context.Context, c client.Client, st register.State) error {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(st.PersonID),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Where this client also runs the worker (dsr dev), the first
-		// workflow task comes back with the start and runs here at once,
-		// skipping a trip through matching; elsewhere it is ignored.
-		EnableEagerStart: true,
-	}, workflows.PersonWorkflowName, workflows.Input{PersonID: st.PersonID, State: &st})
-	if err != nil {
-		return fmt.Errorf("start person workflow: %w", err)
-	}
-	return nil
 }
 
 // countingReader counts the bytes read, for the progress percentage.

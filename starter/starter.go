@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/bsw-dsr/dsr/register"
 	"github.com/bsw-dsr/dsr/workflows"
 )
 
@@ -20,8 +21,19 @@ const TaskQueue = "dsr"
 // StartPerson starts the person's workflow, or does nothing when it is
 // already running: a second start is a no-op, never a second workflow.
 func StartPerson(ctx context.Context, c client.Client, personID string) error {
+	return startPerson(ctx, c, workflows.Input{PersonID: personID})
+}
+
+// StartPersonWithState starts the person's workflow from a state read from
+// the record (store.LoadState), or does nothing when it runs already. The
+// state holds no personal data: statuses, ratings, dates and ids.
+func StartPersonWithState(ctx context.Context, c client.Client, st register.State) error {
+	return startPerson(ctx, c, workflows.Input{PersonID: st.PersonID, State: &st})
+}
+
+func startPerson(ctx context.Context, c client.Client, in workflows.Input) error {
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(personID),
+		ID:                       workflows.WorkflowID(in.PersonID),
 		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -29,7 +41,7 @@ func StartPerson(ctx context.Context, c client.Client, personID string) error {
 		// workflow task comes back with the start and runs here at once,
 		// skipping a trip through matching; elsewhere it is ignored.
 		EnableEagerStart: true,
-	}, workflows.PersonWorkflowName, workflows.Input{PersonID: personID})
+	}, workflows.PersonWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start person workflow: %w", err)
 	}
