@@ -11,7 +11,10 @@ require (
 
 require github.com/rickar/cal/v2 v2.1.32
 
-require github.com/arran4/golang-ical v0.3.4
+require (
+	github.com/arran4/golang-ical v0.3.4
+	github.com/google/pprof v0.0.0-20250403155104-27863c87afa6
+)
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
@@ -181,7 +184,7 @@ require (
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/spiffe/go-spiffe/v2 v2.7.0 // indirect
 	github.com/stretchr/objx v0.5.3 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/stretchr/testify v1.12.1
 	github.com/temporalio/ringpop-go v0.1.0 // indirect
 	github.com/temporalio/sqlparser v0.1.0 // indirect
 	github.com/temporalio/tchannel-go v1.22.1 // indirect

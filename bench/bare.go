@@ -154,7 +154,7 @@ func RunBare(ctx context.Context, o BareOptions) (BareResult, error) {
 	}
 	res.WakeAfterLastStart = wake.Sub(lastStart)
 
-	time.Sleep(time.Until(wake))
+	sleep(ctx, time.Until(wake))
 	// Updates from the clients while the burst runs.
 	updStart := time.Now()
 	ulat, uerrs := parallel(ctx, o.Clients, ids, func(ctx context.Context, id string) error {
@@ -208,6 +208,20 @@ func parallel[T any](ctx context.Context, k int, items []T, fn func(context.Cont
 	close(next)
 	wg.Wait()
 	return lat, failed
+}
+
+// sleep waits for d or until ctx ends (a bench stopped with Ctrl-C or
+// SIGTERM stops, instead of sleeping on through its phases).
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // waitCount polls until count reaches want or patience runs out.

@@ -30,7 +30,10 @@ type Options struct {
 	Keep bool
 	// Env is added to dsr dev's environment.
 	Env  []string
-	Only string // "bare" or "dsr": run one side only
+	Only string // "bare", "dsr" or "population": run one part only
+	// Population, when above zero, is the size of the large-register
+	// phase (RunPopulation), run after the register's bursts.
+	Population int
 	// Before, when set, is an earlier dsr binary whose dsr dev is run the
 	// same way, for a before-and-after in the same run.
 	Before string
@@ -43,12 +46,16 @@ type Report struct {
 	Bare    *BareResult
 	DSR     *DSRResult
 	Before  *DSRResult
+	Pop     *PopulationResult
 }
 
 // Run runs the bare baseline in a child process, then the register, and
 // returns both.
 func Run(ctx context.Context, o Options) (Report, error) {
 	r := Report{Options: o}
+	if o.Only == "population" {
+		return r, runPopulation(ctx, o, &r)
+	}
 	if o.Only != "dsr" {
 		o.Logger.Info("bare Temporal: starting", "workflows", o.N)
 		b, err := runBareChild(ctx, o)
@@ -75,7 +82,20 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	r.DSR = &d
-	return r, nil
+	return r, runPopulation(ctx, o, &r)
+}
+
+func runPopulation(ctx context.Context, o Options, r *Report) error {
+	if o.Population <= 0 {
+		return nil
+	}
+	p, err := RunPopulation(ctx, DSROptions{N: o.Population, Clients: o.Clients, Exe: o.Exe, Dir: filepath.Join(o.Dir, "population"),
+		Patience: o.Patience, Env: o.Env, Logger: o.Logger.With("side", "population")})
+	if err != nil {
+		return fmt.Errorf("population: %w", err)
+	}
+	r.Pop = &p
+	return nil
 }
 
 func runBareChild(ctx context.Context, o Options) (BareResult, error) {
@@ -180,6 +200,10 @@ func inverse(rate float64) float64 {
 // Write prints one line per goal: the register's figure (and the earlier
 // binary's, when run), bare Temporal's, the ratio to bare, and the target.
 func (r Report) Write(w io.Writer) {
+	if r.Bare == nil && r.DSR == nil && r.Pop != nil {
+		r.Pop.write(w)
+		return
+	}
 	fmt.Fprintf(w, "dsr bench: %d people, %d clients, reminder lead %s\n\n", r.Options.N, r.Options.Clients, r.Options.Lead)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if r.Before != nil {
@@ -215,6 +239,9 @@ func (r Report) Write(w io.Writer) {
 		if d != nil && d.BurstVoid {
 			fmt.Fprintln(w, "warning: a register's import ran past its burst's moment: its burst and update lines measured nothing")
 		}
+	}
+	if p := r.Pop; p != nil {
+		p.write(w)
 	}
 	if r.Bare != nil && r.Bare.WakeAfterLastStart <= 0 {
 		fmt.Fprintf(w, "warning: bare Temporal's starts ran %s past its burst's moment: its burst figures include the starts\n", round(-r.Bare.WakeAfterLastStart))

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/register"
@@ -307,7 +308,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	}
 	o.Logger.Info("dsr: referral-received", "got", len(got), "last_after", res.ReceivedAfterLast.Round(time.Millisecond))
 	// Idle: the register at rest, everyone referred and nothing due.
-	time.Sleep(10 * time.Second)
+	sleep(ctx, 10*time.Second)
 	res.IdleCPU = idleCPU(d.pid(), 20*time.Second)
 	d.stop()
 
@@ -367,7 +368,10 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	}
 
 	// Phase 3: the burst, and triage of the referrals while it runs.
-	time.Sleep(time.Until(remind))
+	sleep(ctx, time.Until(remind))
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
 	o.Logger.Info("dsr: reminder burst due now; triaging the referrals")
 	u0 := time.Now()
 	ulat, ufail := parallel(ctx, o.Clients, referred, func(ctx context.Context, id string) error {
@@ -444,8 +448,11 @@ func peopleWith(ctx context.Context, dbURL, status string) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// firstTasks waits until every person's workflow answers its schedule
-// query, which it does once its first task has run.
+// firstTasks waits until every person's workflow has run its first task:
+// Temporal describes it with no workflow task pending (a new workflow has
+// one until its first is done). A describe is a read of the workflow's
+// state on the server; a query would replay the workflow in the worker and
+// make the measurement its own load.
 func firstTasks(ctx context.Context, d *dev, ids []string, k int) error {
 	addr, err := os.ReadFile(filepath.Join(d.work, ".dsr", "temporal.addr"))
 	if err != nil {
@@ -463,12 +470,13 @@ func firstTasks(ctx context.Context, d *dev, ids []string, k int) error {
 	_, failed := parallel(ctx, k, ids, func(ctx context.Context, id string) error {
 		deadline := time.Now().Add(10 * time.Minute)
 		for time.Now().Before(deadline) {
-			v, err := c.QueryWorkflow(ctx, workflows.WorkflowID(id), "", workflows.QuerySchedule)
-			var s workflows.Schedule
-			if err == nil && v.Get(&s) == nil && s.Status != "" {
+			desc, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+			if err == nil && desc.GetPendingWorkflowTask() == nil &&
+				desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 				return nil
 			}
-			time.Sleep(100 * time.Millisecond)
+			// Not done: ask again in a second, so the asking stays light.
+			sleep(ctx, time.Second)
 		}
 		return fmt.Errorf("no first task")
 	})
@@ -498,14 +506,10 @@ func referralBody(nhs string) map[string]any {
 // writeRegister writes a spreadsheet of red people whose last review was
 // today, so that every review falls due at once.
 func writeRegister(path string, nhs []string, now time.Time) error {
-	var b bytes.Buffer
-	w := csv.NewWriter(&b)
-	header := register.CSVColumns
-	w.Write(header)
 	today := now.In(register.London).Format("02/01/2006")
-	for i, n := range nhs {
-		cells := map[string]string{
-			"given_name": fmt.Sprintf("Given%05d", i), "family_name": "Importperson", "date_of_birth": "01/04/1990", "nhs_number": n,
+	return writeCSV(path, len(nhs), func(i int) map[string]string {
+		return map[string]string{
+			"given_name": fmt.Sprintf("Given%05d", i), "family_name": "Importperson", "date_of_birth": "01/04/1990", "nhs_number": nhs[i],
 			"address": "1 High Street", "postcode": "SN1 1AA", "locality": "Swindon",
 			"consent_basis": "Informed consent", "consent_recorded_on": "02/01/2025", "consent_recorded_by": "Sam Worker",
 			"rag": "red", "status": "active", "last_review_date": today,
@@ -514,6 +518,17 @@ func writeRegister(path string, nhs []string, now time.Time) error {
 			"professional1_email": "sw@example.org", "professional1_manager_email": "mgr@example.org",
 			"professional2_name": "Nia Nurse", "professional2_email": "nurse@example.org",
 		}
+	})
+}
+
+// writeCSV writes n rows in the import's columns, each from row(i).
+func writeCSV(path string, n int, row func(i int) map[string]string) error {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	header := register.CSVColumns
+	w.Write(header)
+	for i := range n {
+		cells := row(i)
 		rec := make([]string, len(header))
 		for j, h := range header {
 			rec[j] = cells[h]

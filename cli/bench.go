@@ -27,14 +27,15 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	lead := fs.Duration("lead", 4*time.Minute, "reminder lead")
 	patience := fs.Duration("patience", 10*time.Minute, "how long to wait for a burst's notices")
 	keep := fs.Bool("keep", false, "keep the scratch directory (logs, mail, databases)")
-	only := fs.String("only", "", "bare or dsr: run one side")
+	only := fs.String("only", "", "bare, dsr or population: run one part")
+	population := fs.Int("population", 100000, "people in the large-register phase (0: skip it)")
 	before := fs.String("before", "", "an earlier dsr binary to run the same way, for a before-and-after")
 	var envs multiFlag
 	fs.Var(&envs, "env", "NAME=VALUE added to dsr dev's environment (repeatable): a setting under trial")
 	child := fs.Bool("bare-child", false, "")
 	dir := fs.String("dir", "", "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || (*only != "" && *only != "bare" && *only != "dsr") {
-		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--patience 10m] [--keep] [--only bare|dsr] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
+		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	if *child {
@@ -60,7 +61,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Patience: *patience, Exe: exe,
-		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Logger: logger})
+		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Population: *population, Logger: logger})
 	if err != nil {
 		return err
 	}

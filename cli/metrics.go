@@ -32,9 +32,9 @@ type procMetrics struct {
 }
 
 // startMetrics serves a fresh registry's /metrics on addr until ctx ends;
-// addr "" or "off" turns metrics off. In dev (fallback true), a busy
+// addr "" or "off" turns metrics off; pprof adds /debug/pprof/. In dev (fallback true), a busy
 // default port gives way to any free one, so two dsr dev can run.
-func startMetrics(ctx context.Context, addr string, fallback bool, logger *slog.Logger) (*procMetrics, error) {
+func startMetrics(ctx context.Context, addr string, fallback, pprof bool, logger *slog.Logger) (*procMetrics, error) {
 	if addr == "" || addr == "off" {
 		return &procMetrics{}, nil
 	}
@@ -49,7 +49,7 @@ func startMetrics(ctx context.Context, addr string, fallback bool, logger *slog.
 	pm := &procMetrics{m: metrics.New(), addr: ln.Addr().String(), done: make(chan error, 1)}
 	pm.temporal, pm.tally = pm.m.Temporal()
 	ctx, pm.cancel = context.WithCancel(ctx)
-	go func() { pm.done <- pm.m.Serve(ctx, ln, logger) }()
+	go func() { pm.done <- pm.m.Serve(ctx, ln, pprof, logger) }()
 	logger.Info("metrics listening", "addr", pm.addr)
 	return pm, nil
 }

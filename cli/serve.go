@@ -47,7 +47,7 @@ func runWorker(ctx context.Context, env Env, cfg config.Config, args []string) e
 		return err
 	}
 	logger := newLogger(env.Stderr, false, slog.LevelInfo)
-	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, logger)
+	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, cfg.Pprof, logger)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func runAPI(ctx context.Context, env Env, cfg config.Config, args []string) erro
 	if err != nil {
 		return fmt.Errorf("listen on %s (DSR_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
-	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, logger)
+	pm, err := startMetrics(ctx, cfg.MetricsAddr, false, cfg.Pprof, logger)
 	if err != nil {
 		ln.Close()
 		return err

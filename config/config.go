@@ -107,6 +107,10 @@ type Config struct {
 	// MetricsAddr is where /metrics is served (DSR_METRICS_ADDR): empty
 	// means off in production and 127.0.0.1:9090 in dev; "off" means off.
 	MetricsAddr string
+	// Pprof adds Go's /debug/pprof/ to the metrics listener (DSR_PPROF=1),
+	// for a heap profile of a large register (dsr bench takes one). Off by
+	// default: a CPU profile on demand is load nobody asked for.
+	Pprof bool
 	// TemporalServer configures dsr temporal-server: its PostgreSQL
 	// (DSR_TEMPORAL_DATABASE_URL) and its frontend's listen address
 	// (DSR_TEMPORAL_LISTEN).
@@ -122,6 +126,10 @@ type WorkerTuning struct {
 	// (DSR_WORKER_WORKFLOW_TASKS, DSR_WORKER_ACTIVITIES).
 	WorkflowTasks int
 	Activities    int
+	// StickyCache is how many workflows the worker keeps in memory between
+	// tasks (DSR_WORKER_STICKY_CACHE; the SDK's default is 10,000): the
+	// main cost in memory of a large register.
+	StickyCache int
 }
 
 // TemporalTLS holds PEM file paths and an API key; all empty means a plain
@@ -260,12 +268,17 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Localities, err = register.ParseLocalities(getenv("DSR_LOCALITIES")); err != nil {
 		return Config{}, &FieldError{"DSR_LOCALITIES", err.Error()}
 	}
-	switch v := get("DSR_ALLOW_HTTP", "0"); v {
-	case "1", "true":
-		c.AllowHTTP = true
-	case "0", "false":
-	default:
-		return Config{}, &FieldError{"DSR_ALLOW_HTTP", fmt.Sprintf("%q is not 1 or 0", v)}
+	for _, f := range []struct {
+		name string
+		to   *bool
+	}{{"DSR_ALLOW_HTTP", &c.AllowHTTP}, {"DSR_PPROF", &c.Pprof}} {
+		switch v := get(f.name, "0"); v {
+		case "1", "true":
+			*f.to = true
+		case "0", "false":
+		default:
+			return Config{}, &FieldError{f.name, fmt.Sprintf("%q is not 1 or 0", v)}
+		}
 	}
 	if c.TrustedProxies, err = prefixes(getenv("DSR_TRUSTED_PROXIES")); err != nil {
 		return Config{}, &FieldError{"DSR_TRUSTED_PROXIES", err.Error()}
@@ -572,6 +585,7 @@ func workerTuning(get func(k, def string) string) (WorkerTuning, error) {
 		{"DSR_WORKER_ACTIVITY_POLLERS", &w.ActivityPollers},
 		{"DSR_WORKER_WORKFLOW_TASKS", &w.WorkflowTasks},
 		{"DSR_WORKER_ACTIVITIES", &w.Activities},
+		{"DSR_WORKER_STICKY_CACHE", &w.StickyCache},
 	}
 	for _, f := range ints {
 		v := get(f.name, "")

@@ -144,6 +144,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_WORKER_ACTIVITY_POLLERS", "many"},
 		{"DSR_WORKER_STICKY_TIMEOUT", "-1s"},
 		{"DSR_WORKER_ACTIVITIES", "1.5"},
+		{"DSR_WORKER_STICKY_CACHE", "-5"},
+		{"DSR_PPROF", "on"},
 		{"DSR_DEV_TEMPORAL_CONFIG", "matching.numTaskqueueReadPartitions"},
 		{"DSR_DEV_TEMPORAL_CONFIG", "history.shardIOConcurrency=four"},
 		{"DSR_CETR_COMMUNITY_WITHIN", "0d"},
@@ -262,6 +264,7 @@ func TestWorkerTuningAndDevTemporalConfig(t *testing.T) {
 	vars := map[string]string{
 		"DSR_WORKER_WORKFLOW_POLLERS": "4", "DSR_WORKER_ACTIVITY_POLLERS": "3",
 		"DSR_WORKER_STICKY_TIMEOUT": "45s", "DSR_WORKER_WORKFLOW_TASKS": "200", "DSR_WORKER_ACTIVITIES": "100",
+		"DSR_WORKER_STICKY_CACHE": "2000", "DSR_PPROF": "1",
 		"DSR_DEV_TEMPORAL_CONFIG": `matching.numTaskqueueReadPartitions=1; system.enableEagerWorkflowStart=false ;x.name="a;b"`,
 	}
 	c, err := Load(func(k string) string { return vars[k] })
@@ -272,8 +275,8 @@ func TestWorkerTuningAndDevTemporalConfig(t *testing.T) {
 	if c, err = Load(func(k string) string { return vars[k] }); err != nil {
 		t.Fatal(err)
 	}
-	want := WorkerTuning{WorkflowPollers: 4, ActivityPollers: 3, StickyTimeout: 45 * time.Second, WorkflowTasks: 200, Activities: 100}
-	if c.Worker != want {
+	want := WorkerTuning{WorkflowPollers: 4, ActivityPollers: 3, StickyTimeout: 45 * time.Second, WorkflowTasks: 200, Activities: 100, StickyCache: 2000}
+	if c.Worker != want || !c.Pprof {
 		t.Errorf("worker tuning %+v, want %+v", c.Worker, want)
 	}
 	dc := c.DevTemporalConfig

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/server/common/authorization"
@@ -118,12 +119,40 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		// a 10,000-row import went from 69 s to 35 s.
 		sqlConf.ConnectAttributes["synchronous"] = "normal"
 		sqlConf.DatabaseName = opts.DatabaseFile
-		if _, err := os.Stat(opts.DatabaseFile); os.IsNotExist(err) {
+		_, err := os.Stat(opts.DatabaseFile)
+		fresh := os.IsNotExist(err)
+		if fresh {
 			if err := os.MkdirAll(filepath.Dir(opts.DatabaseFile), 0o700); err != nil {
 				return nil, fmt.Errorf("temporal: create state dir: %w", err)
 			}
 			if err := sqliteschema.SetupSchema(sqlConf); err != nil {
 				return nil, fmt.Errorf("temporal: set up sqlite schema: %w", err)
+			}
+		}
+		// Visibility has its own file: SQLite has one writer per file, and
+		// the plugin one connection per store, so in one file every
+		// visibility write (a slow one: full-text indexes) held up the
+		// workflows' own writes; split, they run side by side. A state
+		// directory made before the split keeps its one file.
+		visFile := visibilityFile(opts.DatabaseFile)
+		_, err = os.Stat(visFile)
+		visExists := err == nil
+		if fresh && visExists {
+			// The records of a Temporal state that is gone.
+			for _, f := range []string{visFile, visFile + "-wal", visFile + "-shm"} {
+				if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+					return nil, fmt.Errorf("temporal: remove stale visibility file: %w", err)
+				}
+			}
+			visExists = false
+		}
+		if fresh || visExists {
+			visConf = cloneSQL(sqlConf)
+			visConf.DatabaseName = visFile
+			if !visExists {
+				if err := sqliteschema.SetupSchema(visConf); err != nil {
+					return nil, fmt.Errorf("temporal: set up sqlite visibility schema: %w", err)
+				}
 			}
 		}
 	}
@@ -142,9 +171,13 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 	conf.Global.Membership = config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host}
 	conf.Persistence = config.Persistence{
 		DefaultStore:     "sqlite-default",
-		VisibilityStore:  "sqlite-default", // one SQLite file holds both
+		VisibilityStore:  "sqlite-default", // in memory, one database holds both
 		NumHistoryShards: shards,
 		DataStores:       map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}},
+	}
+	if visConf != sqlConf && opts.Postgres == "" {
+		conf.Persistence.VisibilityStore = "sqlite-visibility"
+		conf.Persistence.DataStores["sqlite-visibility"] = config.DataStore{SQL: visConf}
 	}
 	if opts.Postgres != "" {
 		conf.Persistence.DefaultStore, conf.Persistence.VisibilityStore = "postgres-default", "postgres-visibility"
@@ -262,6 +295,12 @@ func tuning() dynamicconfig.StaticClient {
 		dynamicconfig.QueuePendingTaskCriticalCount.Key(): 150_000,
 		dynamicconfig.QueuePendingTaskMaxCount.Key():      200_000,
 	}
+}
+
+// visibilityFile is the SQLite file beside file that holds Temporal's
+// visibility records.
+func visibilityFile(file string) string {
+	return strings.TrimSuffix(file, filepath.Ext(file)) + "-visibility" + filepath.Ext(file)
 }
 
 // FreePort finds a free loopback port (released before use: see freePorts).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -140,5 +142,33 @@ func TestTemporalMetricsReachTheRegistry(t *testing.T) {
 			t.Fatalf("the SDK's metrics did not reach /metrics:\n%s", text)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// /debug/pprof/ is served beside /metrics only when asked for.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, pprof := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- New().Serve(ctx, ln, pprof, slog.New(slog.DiscardHandler)) }()
+		base := "http://" + ln.Addr().String()
+		for path, want := range map[string]int{"/metrics": 200, "/debug/pprof/heap": map[bool]int{false: 404, true: 200}[pprof]} {
+			resp, err := http.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("pprof %v: %s answered %d, want %d", pprof, path, resp.StatusCode, want)
+			}
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -344,21 +344,15 @@ func (im *importer) one(ctx context.Context, row register.CSVRow) error {
 	return nil
 }
 
-// start starts the person's workflow with its state read from the record
-// just written (store.LoadState, as the workflow itself would), which saves
-// the workflow a LoadState activity: at ten thousand people, half the work
-// Temporal and the worker do for an import. A person imported as referred
+// start starts the person's workflow with its state and clock facts read
+// from the record just written (as the workflow itself would). A person imported as referred
 // comes out of LoadState already announced: the referral is not new (it
 // waits in the spreadsheet), so coordinators get no referral-received
 // notice per imported row, whichever start (this one or the reconciler's)
 // reaches Temporal first; the triage deadline runs from the import, though
 // the row's referral date (which may be weeks back) is kept and shown.
 func (im *importer) start(ctx context.Context, personID string) error {
-	st, err := im.d.Store.LoadState(ctx, personID)
-	if err != nil {
-		return err
-	}
-	return StartPersonWithState(ctx, im.d.Temporal, st)
+	return startFromRecord(ctx, im.d.Temporal, im.d.Store, personID)
 }
 
 // countingReader counts the bytes read, for the progress percentage.

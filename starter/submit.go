@@ -67,11 +67,7 @@ func (s *Referrals) Submit(ctx context.Context, req register.ReferralRequest, ac
 	}
 	// The workflow starts with the state just written, so its first task
 	// sends referral-received at once instead of loading the record first.
-	st, err := s.Store.LoadState(ctx, p.ID)
-	if err == nil {
-		err = StartPersonWithState(ctx, s.Temporal, st)
-	}
-	if err != nil {
+	if err := startFromRecord(ctx, s.Temporal, s.Store, p.ID); err != nil {
 		s.Logger.Warn("referral stored; workflow start deferred to the reconciler", "person", p.ID, "error", err)
 	}
 	return p.ID, nil

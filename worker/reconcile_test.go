@@ -13,9 +13,26 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bsw-dsr/dsr/internal/testenv"
+	"github.com/bsw-dsr/dsr/starter"
+	"github.com/bsw-dsr/dsr/store"
+	"github.com/bsw-dsr/dsr/workflows"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+// insertReferred adds a referred person straight to the table and returns
+// the id.
+func insertReferred(t *testing.T, st *store.Store, nhs string) string {
+	t.Helper()
+	id := uuid.NewString()
+	_, err := st.Pool.Exec(context.Background(), `INSERT INTO people (id, nhs_number, status, given_name, family_name, date_of_birth,
+		consent_basis, consent_recorded_on, consent_recorded_by, referred_at)
+		VALUES ($1, $2, 'referred', 'A', 'B', '1990-01-01', 'informed_consent', '2026-01-01', 'x', now())`, id, nhs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
 
 // A start that fails (Temporal refused one person's workflow) is logged
 // and the pass goes on: everyone after it still gets a workflow, and the
@@ -25,14 +42,7 @@ func TestReconcileGoesOnPastAFailedStart(t *testing.T) {
 	st := testenv.DB(t)
 	var ids []string
 	for i := range 4 {
-		id := uuid.NewString()
-		_, err := st.Pool.Exec(ctx, `INSERT INTO people (id, nhs_number, status, given_name, family_name, date_of_birth,
-			consent_basis, consent_recorded_on, consent_recorded_by, referred_at)
-			VALUES ($1, $2, 'referred', 'A', 'B', '1990-01-01', 'informed_consent', '2026-01-01', 'x', now())`, id, fmt.Sprintf("%010d", 1000+i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+		ids = append(ids, insertReferred(t, st, fmt.Sprintf("%010d", 1000+i)))
 	}
 	ids, _ = st.OpenPeople(ctx) // in the order the pass takes them
 	var logs strings.Builder
@@ -89,5 +99,51 @@ func TestReconcileSinceChecksOnlyTheRecent(t *testing.T) {
 	}
 	if got := checked(time.Time{}); len(got) != 3 || !got[old] {
 		t.Errorf("full pass checked %v; want all three", got)
+	}
+}
+
+// A pass skips the people whose workflows visibility lists as running and
+// starts only the rest: at 100,000 people a no-op start for everyone kept
+// a core busy for minutes.
+func TestReconcileSkipsTheRunning(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.DB(t)
+	c := testenv.Temporal(t)
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, insertReferred(t, st, fmt.Sprintf("%010d", 3000+i)))
+	}
+	// Two run already (no worker here: their first tasks wait, and
+	// visibility lists them as running).
+	for _, id := range ids[:2] {
+		if err := starter.StartPerson(ctx, c, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		running, err := runningPeople(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if running[workflows.WorkflowID(ids[0])] && running[workflows.WorkflowID(ids[1])] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("visibility never listed the two running workflows")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var started []string
+	n, err := reconcile(ctx, st, logger, time.Time{}, unlessRunning(ctx, c, logger, func(_ context.Context, id string) error {
+		started = append(started, id)
+		return nil
+	}))
+	if err != nil || n != 3 {
+		t.Fatalf("reconcile: %d, %v", n, err)
+	}
+	if len(started) != 1 || started[0] != ids[2] {
+		t.Errorf("started %v; want only %s, the one not running", started, ids[2])
 	}
 }

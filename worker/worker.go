@@ -10,6 +10,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -158,8 +159,18 @@ func Options(t config.WorkerTuning) sdkworker.Options {
 	return o
 }
 
+// SizeCache sizes the SDK's workflow cache, one per process, made when the
+// process's first SDK worker starts: dsr dev calls it before its embedded
+// Temporal server starts, whose own system workers use the SDK too.
+func SizeCache(t config.WorkerTuning) {
+	if t.StickyCache > 0 {
+		sdkworker.SetStickyWorkflowCacheSize(t.StickyCache)
+	}
+}
+
 // Run runs the worker until ctx is done.
 func Run(ctx context.Context, d Deps) error {
+	SizeCache(d.Config.Worker)
 	w := sdkworker.New(d.Client, TaskQueue, Options(d.Config.Worker))
 	Register(w, d)
 	if err := w.Start(); err != nil {
@@ -237,16 +248,58 @@ func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *sl
 // (zero: everyone), paced at ReconcileRate.
 func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger, since time.Time) (int, error) {
 	pace := rate.NewLimiter(ReconcileRate, 50)
-	n, err := reconcile(ctx, st, logger, since, func(ctx context.Context, id string) error {
+	n, err := reconcile(ctx, st, logger, since, unlessRunning(ctx, c, logger, func(ctx context.Context, id string) error {
 		if err := pace.Wait(ctx); err != nil {
 			return err
 		}
 		return starter.StartPerson(ctx, c, id)
-	})
+	}))
 	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
 		err = errors.Join(err, derr)
 	}
 	return n, err
+}
+
+// unlessRunning wraps a pass's start so it skips the people whose
+// workflows Temporal's visibility lists as running: a page of a thousand
+// ids costs what one start does, and at 100,000 people the starts kept a
+// core busy for minutes. Visibility lags: a start just made may be missing
+// (it is tried: a no-op), and a workflow closed but still listed is caught
+// by the next pass. When the list fails, everyone is tried.
+func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, start func(context.Context, string) error) func(context.Context, string) error {
+	running, err := runningPeople(ctx, c)
+	if err != nil {
+		logger.Warn("reconcile: cannot list the running workflows; trying a start for everyone", "error", err)
+	}
+	return func(ctx context.Context, id string) error {
+		if running[workflows.WorkflowID(id)] {
+			return nil
+		}
+		return start(ctx, id)
+	}
+}
+
+// runningPeople is the ids of the person workflows visibility lists as
+// running.
+func runningPeople(ctx context.Context, c client.Client) (map[string]bool, error) {
+	out := map[string]bool{}
+	var token []byte
+	for {
+		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			PageSize:      1000,
+			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PersonWorkflowName),
+			NextPageToken: token,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list running person workflows: %w", err)
+		}
+		for _, e := range page.GetExecutions() {
+			out[e.GetExecution().GetWorkflowId()] = true
+		}
+		if token = page.GetNextPageToken(); len(token) == 0 {
+			return out, nil
+		}
+	}
 }
 
 func reconcile(ctx context.Context, st *store.Store, logger *slog.Logger, since time.Time, start func(context.Context, string) error) (int, error) {

@@ -39,11 +39,11 @@ const (
 // consentFrom is when acceptance starts the consent clock: from the
 // consent recorded on the record (kept from the clock facts) in runs of
 // this version, from the acceptance before it.
-func consentFrom(ctx workflow.Context, st *register.State, now time.Time) time.Time {
+func consentFrom(ctx workflow.Context, gen int, st *register.State, now time.Time) time.Time {
 	if st.ConsentFrom.IsZero() {
 		return now
 	}
-	if workflow.GetVersion(ctx, consentFromChangeID, workflow.DefaultVersion, versionConsentFrom) < versionConsentFrom {
+	if versionOf(ctx, gen, consentFromChangeID, versionConsentFrom) < versionConsentFrom {
 		return now
 	}
 	return st.ConsentFrom
@@ -102,7 +102,9 @@ func (r *run) loadClocks() error {
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
 	var f register.ClockFacts
-	if err := workflow.ExecuteActivity(actx, ActivityLoadClocks, r.in.PersonID).Get(r.ctx, &f); err != nil {
+	if r.in.Clocks != nil {
+		f = *r.in.Clocks
+	} else if err := workflow.ExecuteActivity(actx, ActivityLoadClocks, r.in.PersonID).Get(r.ctx, &f); err != nil {
 		return fmt.Errorf("load clocks: %w", err)
 	}
 	now := workflow.Now(r.ctx).UTC()
@@ -111,7 +113,7 @@ func (r *run) loadClocks() error {
 	// past are spread, not sent all at once (an import, a register of
 	// running workflows). Asked only where a clock starts from the record.
 	if r.state.Status == register.Active && !r.state.ConsentFrom.IsZero() &&
-		workflow.GetVersion(r.ctx, consentFromChangeID, workflow.DefaultVersion, versionConsentFrom) >= versionConsentFrom {
+		versionOf(r.ctx, r.in.Generation, consentFromChangeID, versionConsentFrom) >= versionConsentFrom {
 		r.timing.SpreadConsent(&r.state, now)
 	}
 	return nil
@@ -126,7 +128,7 @@ func (r *run) upgradeToClocks() bool {
 	if r.clocks >= versionClocks {
 		return false
 	}
-	return workflow.GetVersion(r.ctx, clocksUpgradeChangeID, workflow.DefaultVersion, versionClocksUpgrade) >= versionClocksUpgrade
+	return versionOf(r.ctx, r.in.Generation, clocksUpgradeChangeID, versionClocksUpgrade) >= versionClocksUpgrade
 }
 
 // needClocks refuses the clocks' updates where they do not run.

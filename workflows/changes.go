@@ -63,7 +63,7 @@ func (r *run) applyTriage(ctx workflow.Context, st *register.State, req TriageRe
 		r.timing.Accept(st, req.Rating, now)
 		c := register.Change{Kind: register.ChangeAccept, Actor: req.Actor, Rating: req.Rating}
 		if r.clocks >= versionClocks && !st.TransitionOn.IsZero() {
-			rootCause := r.timing.StartClocks(st, st.TransitionOn, consentFrom(ctx, st, now), now)
+			rootCause := r.timing.StartClocks(st, st.TransitionOn, consentFrom(ctx, r.in.Generation, st, now), now)
 			c.Admitted, c.Preceded = req.Rating == register.Blue, !rootCause
 		}
 		return c, nil

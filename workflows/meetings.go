@@ -31,10 +31,10 @@ func validateMoveReview(s register.State, req MoveReviewRequest, now time.Time) 
 	return register.CheckMoveReview(s, req.Due, now)
 }
 
-func applyMoveReview(ctx workflow.Context, st *register.State, req MoveReviewRequest, _ time.Time) (register.Change, []register.Notice) {
+func (r *run) applyMoveReview(ctx workflow.Context, st *register.State, req MoveReviewRequest, _ time.Time) (register.Change, []register.Notice) {
 	// Marks the histories that use it; a new update, so no older history
 	// holds one to replay.
-	_ = workflow.GetVersion(ctx, meetingChangeID, workflow.DefaultVersion, versionMeetingAgenda)
+	_ = versionOf(ctx, r.in.Generation, meetingChangeID, versionMeetingAgenda)
 	st.MoveReview(req.Due)
 	return register.Change{Kind: register.ChangeMoveReview, Actor: req.Actor, Reason: "carried to meeting " + req.MeetingID}, nil
 }

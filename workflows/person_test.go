@@ -45,13 +45,15 @@ type fakeRecord struct {
 	sent    []string // "kind#level@offset"
 	skipped []string
 	keys    map[string]bool
-	// clocks is what LoadClocks answers.
-	clocks register.ClockFacts
+	// clocks is what LoadClocks answers; loadedClocks counts its calls.
+	clocks       register.ClockFacts
+	loadedClocks int
 }
 
 func (f *fakeRecord) LoadClocks(_ context.Context, _ string) (register.ClockFacts, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.loadedClocks++
 	return f.clocks, nil
 }
 
