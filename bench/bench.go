@@ -34,6 +34,9 @@ type Options struct {
 	// Population, when above zero, is the size of the large-register
 	// phase (RunPopulation), run after the register's bursts.
 	Population int
+	// Out, when set, gets the bursts' report as soon as they are done,
+	// before the large-register phase runs (its lines come after).
+	Out io.Writer
 	// Before, when set, is an earlier dsr binary whose dsr dev is run the
 	// same way, for a before-and-after in the same run.
 	Before string
@@ -82,6 +85,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		return r, err
 	}
 	r.DSR = &d
+	if o.Out != nil && o.Population > 0 {
+		r.Write(o.Out)
+	}
 	return r, runPopulation(ctx, o, &r)
 }
 
@@ -201,7 +207,7 @@ func inverse(rate float64) float64 {
 // binary's, when run), bare Temporal's, the ratio to bare, and the target.
 func (r Report) Write(w io.Writer) {
 	if r.Bare == nil && r.DSR == nil && r.Pop != nil {
-		r.Pop.write(w)
+		r.Pop.Write(w)
 		return
 	}
 	fmt.Fprintf(w, "dsr bench: %d people, %d clients, reminder lead %s\n\n", r.Options.N, r.Options.Clients, r.Options.Lead)
@@ -241,7 +247,7 @@ func (r Report) Write(w io.Writer) {
 		}
 	}
 	if p := r.Pop; p != nil {
-		p.write(w)
+		p.Write(w)
 	}
 	if r.Bare != nil && r.Bare.WakeAfterLastStart <= 0 {
 		fmt.Fprintf(w, "warning: bare Temporal's starts ran %s past its burst's moment: its burst figures include the starts\n", round(-r.Bare.WakeAfterLastStart))

@@ -306,8 +306,8 @@ func fetchProfile(ctx context.Context, base, path, sampleType, file string, show
 	return total, top, nil
 }
 
-// write prints the large-register phase's lines.
-func (p *PopulationResult) write(w io.Writer) {
+// Write prints the large-register phase's lines.
+func (p *PopulationResult) Write(w io.Writer) {
 	fmt.Fprintf(w, "\n%d people on one dsr dev (no bare counterpart)\n\n", p.People)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tdsr\ttarget")

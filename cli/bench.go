@@ -61,9 +61,13 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		defer os.RemoveAll(scratch)
 	}
 	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Patience: *patience, Exe: exe,
-		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Population: *population, Logger: logger})
+		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Population: *population, Out: env.Stdout, Logger: logger})
 	if err != nil {
 		return err
+	}
+	if r.Pop != nil && (r.DSR != nil || r.Bare != nil) {
+		r.Pop.Write(env.Stdout) // the bursts' report went out before the phase ran
+		return nil
 	}
 	r.Write(env.Stdout)
 	return nil
