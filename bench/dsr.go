@@ -246,23 +246,18 @@ func rssPeak(pid func() int, stop <-chan struct{}) *atomic.Int64 {
 // it runs.
 func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	var res DSRResult
-	work := filepath.Join(o.Dir, "work")
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return res, err
-	}
-	capture, err := devstack.StartSMTP(filepath.Join(o.Dir, "mail"))
+	work, capture, smtpEnv, err := prepare(o)
 	if err != nil {
 		return res, err
 	}
 	defer capture.Close()
-	base := []string{
-		fmt.Sprintf("DSR_SMTP_HOST=%s", capture.Host()), fmt.Sprintf("DSR_SMTP_PORT=%d", capture.Port()), "DSR_SMTP_TLS=none",
+	base := append(smtpEnv,
 		// Only the notices under test: no triage deadline or escalation
 		// falls inside the run.
 		"DSR_TRIAGE_WITHIN=30d", "DSR_ESCALATE_AFTER=1d",
-		"DSR_REMINDER_LEAD=" + fmt.Sprintf("%ds", int(o.Lead.Seconds())),
+		"DSR_REMINDER_LEAD="+fmt.Sprintf("%ds", int(o.Lead.Seconds())),
 		"DSR_RETAIN_CLOSED_FOR=0",
-	}
+	)
 	base = append(base, o.Env...)
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients}}
 
@@ -394,6 +389,21 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 
 	res.PeakRSS = max(peak.Load(), peakRSS(d.pid()))
 	return res, nil
+}
+
+// prepare makes a side's working directory and its mail capture server,
+// and returns the settings that send dsr dev's mail there.
+func prepare(o DSROptions) (work string, capture *devstack.SMTPCapture, env []string, err error) {
+	work = filepath.Join(o.Dir, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", nil, nil, err
+	}
+	if capture, err = devstack.StartSMTP(filepath.Join(o.Dir, "mail")); err != nil {
+		return "", nil, nil, err
+	}
+	return work, capture, []string{
+		fmt.Sprintf("DSR_SMTP_HOST=%s", capture.Host()), fmt.Sprintf("DSR_SMTP_PORT=%d", capture.Port()), "DSR_SMTP_TLS=none",
+	}, nil
 }
 
 // firstByPerson is when each wanted person's first notice of a kind

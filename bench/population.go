@@ -17,7 +17,6 @@ import (
 
 	"github.com/google/pprof/profile"
 
-	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/register"
 )
 
@@ -68,11 +67,7 @@ const populationDue = 200
 // every deadline's notice arrives once, and nothing else goes out.
 func RunPopulation(ctx context.Context, o DSROptions) (PopulationResult, error) {
 	res := PopulationResult{People: o.N}
-	work := filepath.Join(o.Dir, "work")
-	if err := os.MkdirAll(work, 0o755); err != nil {
-		return res, err
-	}
-	capture, err := devstack.StartSMTP(filepath.Join(o.Dir, "mail"))
+	work, capture, smtpEnv, err := prepare(o)
 	if err != nil {
 		return res, err
 	}
@@ -82,11 +77,10 @@ func RunPopulation(ctx context.Context, o DSROptions) (PopulationResult, error) 
 		return res, err
 	}
 	const triageWithin = 3 * time.Minute
-	env := []string{
-		fmt.Sprintf("DSR_SMTP_HOST=%s", capture.Host()), fmt.Sprintf("DSR_SMTP_PORT=%d", capture.Port()), "DSR_SMTP_TLS=none",
-		"DSR_TRIAGE_WITHIN=" + triageWithin.String(), "DSR_ESCALATE_AFTER=1d", "DSR_REMINDER_LEAD=1d",
-		"DSR_RETAIN_CLOSED_FOR=0", "DSR_METRICS_ADDR=" + metricsAddr, "DSR_PPROF=1",
-	}
+	env := append(smtpEnv,
+		"DSR_TRIAGE_WITHIN="+triageWithin.String(), "DSR_ESCALATE_AFTER=1d", "DSR_REMINDER_LEAD=1d",
+		"DSR_RETAIN_CLOSED_FOR=0", "DSR_METRICS_ADDR="+metricsAddr, "DSR_PPROF=1",
+	)
 	env = append(env, o.Env...)
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: o.Clients, MaxConnsPerHost: o.Clients}}
 
