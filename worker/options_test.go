@@ -5,7 +5,20 @@ import (
 	"time"
 
 	"github.com/bsw-dsr/dsr/config"
+	"github.com/bsw-dsr/dsr/workflows"
 )
+
+// TestStickyTimeoutBelowUpdateTimeout: a change whose task went to the
+// sticky queue of a worker that has just stopped waits out the sticky
+// timeout before another worker replays it; the user waits at most
+// workflows.UpdateTimeout, so the wait and the replay must fit inside it.
+func TestStickyTimeoutBelowUpdateTimeout(t *testing.T) {
+	const replay = 3 * time.Second // a loaded worker's replay and the change's write
+	if DefaultStickyTimeout+replay > workflows.UpdateTimeout {
+		t.Errorf("sticky timeout %s + %s > update timeout %s: a change after a worker restart answers 503",
+			DefaultStickyTimeout, replay, workflows.UpdateTimeout)
+	}
+}
 
 func TestOptions(t *testing.T) {
 	tests := []struct {

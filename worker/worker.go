@@ -123,8 +123,13 @@ func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, name, 
 }
 
 // DefaultStickyTimeout is how long a workflow's task may wait for this
-// worker's sticky queue (DSR_WORKER_STICKY_TIMEOUT overrides it).
-const DefaultStickyTimeout = 30 * time.Second
+// worker's sticky queue (DSR_WORKER_STICKY_TIMEOUT overrides it). It stays
+// below workflows.UpdateTimeout: a worker that stopped (or crashed) just as
+// a change came in can leave that change's task in its sticky queue, and
+// the task must reach another worker while the user still waits. At 30 s
+// such a change answered 503 (e2e TestHistoriesReadableAfterKeyRotation,
+// failing in CI).
+const DefaultStickyTimeout = 10 * time.Second
 
 // Options are the worker's options: the configured tuning over the
 // register's defaults (DESIGN.md, "Throughput", says why each is set).
@@ -137,8 +142,8 @@ func Options(t config.WorkerTuning) sdkworker.Options {
 		// longer than the default 5 s; timed out, it goes to the shared
 		// queue and its whole history is replayed. A worker that is gone
 		// stops polling its sticky queue, and within about 10 s the server
-		// sends its tasks to the shared queue instead, so a long wait
-		// does not hold work up after a crash.
+		// sends its tasks to the shared queue instead; a task it accepted
+		// before then waits out this timeout.
 		StickyScheduleToStartTimeout: DefaultStickyTimeout,
 	}
 	if t.WorkflowPollers > 0 {
