@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -146,14 +147,20 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 			}
 			visExists = false
 		}
+		visTable := opts.DatabaseFile
 		if fresh || visExists {
 			visConf = cloneSQL(sqlConf)
 			visConf.DatabaseName = visFile
+			visTable = visFile
 			if !visExists {
 				if err := sqliteschema.SetupSchema(visConf); err != nil {
 					return nil, fmt.Errorf("temporal: set up sqlite visibility schema: %w", err)
 				}
 			}
+		}
+		// Fewer indexes, cheaper visibility writes (visibilityIndexes).
+		if _, err := trimVisibility(context.Background(), visTable); err != nil {
+			return nil, fmt.Errorf("temporal: %w", err)
 		}
 	}
 	ns, err := sqliteschema.NewNamespaceConfig("active", opts.Namespace, false, nil)
@@ -227,6 +234,9 @@ func StartTemporal(opts TemporalOptions) (*Temporal, error) {
 		dyn = dynamicconfig.StaticClient{}
 	}
 	for k, v := range opts.DynamicConfig {
+		if err := knownSetting(k); err != nil {
+			return nil, fmt.Errorf("temporal: %w", err)
+		}
 		dyn[dynamicconfig.MakeKey(k)] = v
 	}
 	// Static membership, as the Temporal CLI's dev server has: with ringpop
@@ -310,4 +320,16 @@ func FreePort() (int, error) {
 		return 0, err
 	}
 	return p[0], nil
+}
+
+// knownSetting refuses a dynamic configuration key this server does not
+// have: the server ignores one silently, so a misspelt override would
+// measure nothing (one did: "history." for "system.").
+func knownSetting(key string) error {
+	var l dynamicconfig.YamlLoader
+	l.LoadValue(dynamicconfig.MakeKey(key), []byte("[]"))
+	if len(l.Warnings) > 0 || len(l.Errors) > 0 {
+		return fmt.Errorf("%q is not a setting of this Temporal server (DSR_DEV_TEMPORAL_CONFIG)", key)
+	}
+	return nil
 }

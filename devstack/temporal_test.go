@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,9 @@ func TestVisibilityInItsOwnFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "temporal-visibility.db")); err != nil {
 		t.Fatalf("no visibility file: %v", err)
 	}
+	if n := visibilityIndexCount(t, filepath.Join(dir, "temporal-visibility.db")); n != len(visibilityIndexes) {
+		t.Errorf("the visibility file has %d indexes, want the %d kept", n, len(visibilityIndexes))
+	}
 	if srv, err = StartTemporal(TemporalOptions{DatabaseFile: db}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,5 +99,29 @@ func TestVisibilityInItsOwnFile(t *testing.T) {
 	defer srv.Stop()
 	if _, err := os.Stat(filepath.Join(dir, "temporal-visibility.db")); err == nil {
 		t.Error("a visibility file was made for a state that keeps one file")
+	}
+	if n := visibilityIndexCount(t, db); n != len(visibilityIndexes) {
+		t.Errorf("the one file's visibility table has %d indexes, want the %d kept", n, len(visibilityIndexes))
+	}
+}
+
+func TestKnownSetting(t *testing.T) {
+	tests := []struct {
+		key string
+		ok  bool
+	}{
+		{"system.visibilityPersistenceMaxWriteQPS", true},
+		{"history.queuePendingTaskCriticalCount", true},
+		{"matching.numTaskqueueReadPartitions", true},
+		{"history.visibilityPersistenceMaxWriteQPS", false}, // misspelt: the setting is system.
+		{"no.such.setting", false},
+	}
+	for _, tt := range tests {
+		if err := knownSetting(tt.key); (err == nil) != tt.ok {
+			t.Errorf("knownSetting(%q) = %v; want ok %v", tt.key, err, tt.ok)
+		}
+	}
+	if _, err := StartTemporal(TemporalOptions{DynamicConfig: map[string]any{"history.noSuchSetting": 1}}); err == nil || !strings.Contains(err.Error(), "history.noSuchSetting") {
+		t.Errorf("a server with an unknown setting: %v; want an error naming it", err)
 	}
 }
