@@ -268,18 +268,26 @@ func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logge
 // unlessRunning wraps a pass's start so it skips the people whose
 // workflows Temporal's visibility lists as running: a page of a thousand
 // ids costs what one start does, and at 100,000 people the starts kept a
-// core busy for minutes. Visibility lags: a start just made may be missing
-// (it is tried: a no-op), and a workflow closed but still listed is caught
-// by the next pass. When the list fails, everyone is tried.
+// core busy for minutes. Visibility lags (after a burst of starts, by
+// minutes): one not listed is described, a read, and started only when
+// Temporal has no running workflow for it; a start that finds one running
+// tries to write, and after a 10,000-referral burst those tries took the
+// CPU the next import needed. A workflow closed but still listed is
+// caught by the next pass. When the list fails, everyone is described.
 func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, start func(context.Context, string) error) func(context.Context, string) error {
 	running, err := runningPeople(ctx, c)
 	if err != nil {
-		logger.Warn("reconcile: cannot list the running workflows; trying a start for everyone", "error", err)
+		logger.Warn("reconcile: cannot list the running workflows; describing everyone", "error", err)
 	}
 	return func(ctx context.Context, id string) error {
 		if running[workflows.WorkflowID(id)] {
 			return nil
 		}
+		desc, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+		if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return nil
+		}
+		// Not found, closed, or not known: the start decides.
 		return start(ctx, id)
 	}
 }
