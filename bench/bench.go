@@ -189,7 +189,13 @@ func goals(n int) []goal {
 			func(d DSRResult) (string, float64) { return MiB(d.PeakRSS), float64(d.PeakRSS) },
 			func(b BareResult) (string, float64) { return MiB(b.PeakRSS), float64(b.PeakRSS) },
 			"< 1 GiB"},
-		{"idle CPU, everyone referred, nothing due",
+		{"referral burst: visibility caught up after the last referral",
+			func(d DSRResult) (string, float64) {
+				return round(d.VisibilityAfterReferrals).String(), d.VisibilityAfterReferrals.Seconds()
+			},
+			func(BareResult) (string, float64) { return "-", 0 },
+			"-"},
+		{"idle CPU, everyone referred, nothing due, visibility caught up",
 			func(d DSRResult) (string, float64) { return fmt.Sprintf("%.1f%% of a core", 100*d.IdleCPU), 0 },
 			func(BareResult) (string, float64) { return "-", 0 },
 			"< 5%"},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/bsw-dsr/dsr/devstack"
 	"github.com/bsw-dsr/dsr/register"
@@ -72,9 +73,12 @@ type DSRResult struct {
 	UpdateFailures int
 
 	PeakRSS int64
-	// IdleCPU is the share of one core dsr dev used once everything had
-	// settled.
-	IdleCPU float64
+	// VisibilityAfterReferrals: from the last referral until Temporal's
+	// visibility recorded every referral's first task (its writes trail
+	// the burst). IdleCPU is the share of one core dsr dev used after
+	// that, once everything had settled.
+	VisibilityAfterReferrals time.Duration
+	IdleCPU                  float64
 }
 
 // dev is one running dsr dev child process.
@@ -302,7 +306,13 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 		res.ReceivedAfterLast = max(res.ReceivedAfterLast, t.Sub(lastReferral))
 	}
 	o.Logger.Info("dsr: referral-received", "got", len(got), "last_after", res.ReceivedAfterLast.Round(time.Millisecond))
-	// Idle: the register at rest, everyone referred and nothing due.
+	// Idle: the register at rest, everyone referred and nothing due, and
+	// visibility's writes, which trail the burst, done.
+	if err := visibilityCaughtUp(ctx, d, len(referred)); err != nil {
+		o.Logger.Warn("visibility did not catch up; measuring idle all the same", "error", err)
+	}
+	res.VisibilityAfterReferrals = time.Since(lastReferral)
+	o.Logger.Info("dsr: visibility caught up", "after_last_referral", res.VisibilityAfterReferrals.Round(time.Second))
 	sleep(ctx, 10*time.Second)
 	res.IdleCPU = idleCPU(d.pid(), 20*time.Second)
 	d.stop()
@@ -464,15 +474,7 @@ func peopleWith(ctx context.Context, dbURL, status string) ([]string, error) {
 // state on the server; a query would replay the workflow in the worker and
 // make the measurement its own load.
 func firstTasks(ctx context.Context, d *dev, ids []string, k int) error {
-	addr, err := os.ReadFile(filepath.Join(d.work, ".dsr", "temporal.addr"))
-	if err != nil {
-		return err
-	}
-	key, err := os.ReadFile(filepath.Join(d.work, ".dsr", "payload.key"))
-	if err != nil {
-		return err
-	}
-	c, err := tclient.Dial(ctx, tclient.Options{HostPort: strings.TrimSpace(string(addr)), PayloadKey: strings.TrimSpace(string(key)), Logger: slog.New(slog.DiscardHandler)})
+	c, err := d.temporalClient(ctx)
 	if err != nil {
 		return err
 	}
@@ -575,4 +577,17 @@ func idleCPU(pid int, window time.Duration) float64 {
 // tasks are given before the reminder burst.
 func importBudget(n int) time.Duration {
 	return 90*time.Second + time.Duration(n)*25*time.Millisecond
+}
+
+// temporalClient dials the Temporal server of a running dsr dev.
+func (d *dev) temporalClient(ctx context.Context) (client.Client, error) {
+	addr, err := os.ReadFile(filepath.Join(d.work, ".dsr", "temporal.addr"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := os.ReadFile(filepath.Join(d.work, ".dsr", "payload.key"))
+	if err != nil {
+		return nil, err
+	}
+	return tclient.Dial(ctx, tclient.Options{HostPort: strings.TrimSpace(string(addr)), PayloadKey: strings.TrimSpace(string(key)), Logger: slog.New(slog.DiscardHandler)})
 }
