@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
 	"github.com/bsw-dsr/dsr/internal/testenv"
 	"github.com/bsw-dsr/dsr/starter"
@@ -137,7 +138,7 @@ func TestReconcileSkipsTheRunning(t *testing.T) {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var started []string
-	pass := unlessRunning(ctx, c, logger, func(_ context.Context, id string) error {
+	pass := unlessRunning(ctx, c, logger, rate.NewLimiter(rate.Inf, 1), func(_ context.Context, id string) error {
 		started = append(started, id)
 		return nil
 	})

@@ -253,10 +253,7 @@ func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *sl
 // (zero: everyone), paced at ReconcileRate.
 func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger, since time.Time) (int, error) {
 	pace := rate.NewLimiter(ReconcileRate, 50)
-	n, err := reconcile(ctx, st, logger, since, unlessRunning(ctx, c, logger, func(ctx context.Context, id string) error {
-		if err := pace.Wait(ctx); err != nil {
-			return err
-		}
+	n, err := reconcile(ctx, st, logger, since, unlessRunning(ctx, c, logger, pace, func(ctx context.Context, id string) error {
 		return starter.StartPerson(ctx, c, id)
 	}))
 	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
@@ -274,7 +271,8 @@ func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logge
 // tries to write, and after a 10,000-referral burst those tries took the
 // CPU the next import needed. A workflow closed but still listed is
 // caught by the next pass. When the list fails, everyone is described.
-func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, start func(context.Context, string) error) func(context.Context, string) error {
+// The describes and starts are paced together.
+func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, pace *rate.Limiter, start func(context.Context, string) error) func(context.Context, string) error {
 	running, err := runningPeople(ctx, c)
 	if err != nil {
 		logger.Warn("reconcile: cannot list the running workflows; describing everyone", "error", err)
@@ -282,6 +280,9 @@ func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, st
 	return func(ctx context.Context, id string) error {
 		if running[workflows.WorkflowID(id)] {
 			return nil
+		}
+		if err := pace.Wait(ctx); err != nil {
+			return err
 		}
 		desc, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
 		if err == nil && desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
