@@ -44,25 +44,15 @@ func trimVisibility(ctx context.Context, file string) (int, error) {
 		return 0, fmt.Errorf("open %s: %w", file, err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(ctx,
-		`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	names, err := visibilityIndexNames(ctx, db)
 	if err != nil {
-		return 0, fmt.Errorf("list visibility indexes: %w", err)
+		return 0, err
 	}
 	var drop []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("list visibility indexes: %w", err)
-		}
+	for _, name := range names {
 		if !visibilityIndexes[name] {
 			drop = append(drop, name)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("list visibility indexes: %w", err)
 	}
 	for _, name := range drop {
 		// The names come from sqlite_master; quoted all the same.
@@ -71,4 +61,27 @@ func trimVisibility(ctx context.Context, file string) (int, error) {
 		}
 	}
 	return len(drop), nil
+}
+
+// visibilityIndexNames lists the indexes on the visibility table (not
+// SQLite's own automatic ones, which have no SQL).
+func visibilityIndexNames(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx,
+		`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("list visibility indexes: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("list visibility indexes: %w", err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list visibility indexes: %w", err)
+	}
+	return names, nil
 }

@@ -69,19 +69,14 @@ func TestTrimVisibility(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inspect.Close()
-	raw, err := inspect.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	names, err := visibilityIndexNames(ctx, inspect)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kept := map[string]bool{}
-	for raw.Next() {
-		var name string
-		if err := raw.Scan(&name); err != nil {
-			t.Fatal(err)
-		}
+	for _, name := range names {
 		kept[name] = true
 	}
-	raw.Close()
 	for name := range visibilityIndexes {
 		if !kept[name] {
 			t.Errorf("index %s was dropped or never existed", name)
@@ -133,9 +128,9 @@ func visibilityIndexCount(t *testing.T, file string) int {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`).Scan(&n); err != nil {
+	names, err := visibilityIndexNames(context.Background(), db)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return len(names)
 }
