@@ -233,6 +233,9 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.Timing.ReminderLead, err = duration("DSR_REMINDER_LEAD", get("DSR_REMINDER_LEAD", "3d")); err != nil {
 		return Config{}, err
 	}
+	if c.Timing.ReminderWindow, err = register.ParseWindow(get("DSR_REMINDER_WINDOW", "")); err != nil {
+		return Config{}, &FieldError{"DSR_REMINDER_WINDOW", err.Error()}
+	}
 	if c.Timing.EscalateAfter, err = duration("DSR_ESCALATE_AFTER", get("DSR_ESCALATE_AFTER", "2d")); err != nil {
 		return Config{}, err
 	}

@@ -66,6 +66,7 @@ func TestLoadGoodValues(t *testing.T) {
 		"DSR_SMTP_TLS", "STARTTLS",
 		"DSR_DIGEST_SCHEDULE", "@every 1h",
 		"DSR_PANEL_SCHEDULE", "0 10 * * TUE",
+		"DSR_REMINDER_WINDOW", "08:00-10:30",
 		"DSR_HTTP_ADDR", "0.0.0.0:9000",
 		"DSR_METRICS_ADDR", ":9090",
 		"DSR_BASE_URL", "https://dsr.example.nhs.uk/",
@@ -83,6 +84,9 @@ func TestLoadGoodValues(t *testing.T) {
 	}
 	if c.Timing.ReviewEvery[register.Red] != 36*time.Hour || c.Timing.ReviewEvery[register.Green] != 90*24*time.Hour {
 		t.Errorf("ReviewEvery = %v", c.Timing.ReviewEvery)
+	}
+	if w := c.Timing.ReminderWindow; w.From != 8*time.Hour || w.To != 10*time.Hour+30*time.Minute {
+		t.Errorf("ReminderWindow = %v, want 08:00-10:30", w)
 	}
 	if c.SMTP.TLS != "starttls" || c.SMTP.Port != 587 {
 		t.Errorf("SMTP = %+v, want starttls on 587", c.SMTP)
@@ -113,6 +117,10 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"DSR_REVIEW_EVERY_BLUE", "-5h"},
 		{"DSR_REMINDER_LEAD", "0"},
 		{"DSR_REMINDER_LEAD", "soon"},
+		{"DSR_REMINDER_WINDOW", "10:00-08:00"},
+		{"DSR_REMINDER_WINDOW", "08:00"},
+		{"DSR_REMINDER_WINDOW", "8am-10am"},
+		{"DSR_REMINDER_WINDOW", "08:00-25:00"},
 		{"DSR_ESCALATE_AFTER", "-2d"},
 		{"DSR_TRIAGE_WITHIN", "5 days"},
 		{"DSR_RED_AFTER_HOSPITAL", "0d"},

@@ -401,9 +401,9 @@ func (t Timing) InpatientEvent(s *State, at time.Time) {
 	s.addCETR(CETRInpatient, at.UTC().Add(within))
 }
 
-func (t Timing) cetrRungs(d CETRDue, child bool) []Notice {
+func (t Timing) cetrRungs(person string, d CETRDue, child bool) []Notice {
 	ns := []Notice{
-		{Kind: CETRDueNotice, At: d.Due.Add(-t.ReminderLead)},
+		{Kind: CETRDueNotice, At: t.RemindAt(person, d.Due)},
 		{Kind: CETROverdue, At: d.Due},
 	}
 	for l := 1; l <= t.MaxEscalations; l++ {
@@ -423,7 +423,7 @@ func (t Timing) clockLadders(s *State) []ladderRungs {
 	}
 	var out []ladderRungs
 	for i := range s.CETRs {
-		out = append(out, ladderRungs{&s.CETRs[i].Ladder, t.cetrRungs(s.CETRs[i], s.ChildOn(s.CETRs[i].Due))})
+		out = append(out, ladderRungs{&s.CETRs[i].Ladder, t.cetrRungs(s.PersonID, s.CETRs[i], s.ChildOn(s.CETRs[i].Due))})
 	}
 	if !s.Keyworker && !s.EligibleSince.IsZero() && s.EligibleSince.Before(t.KeyworkerUntil(*s)) {
 		out = append(out, ladderRungs{&s.KeyworkerLadder, []Notice{{Kind: KeyworkerNeeded,

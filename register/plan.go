@@ -11,11 +11,14 @@ import (
 // Timing is the configuration the planner needs. Workflows carry it, so it
 // holds plain values only.
 type Timing struct {
-	ReviewEvery    map[Rating]time.Duration `json:"review_every"`
-	ReminderLead   time.Duration            `json:"reminder_lead"`
-	EscalateAfter  time.Duration            `json:"escalate_after"`
-	MaxEscalations int                      `json:"max_escalations"`
-	TriageWithin   time.Duration            `json:"triage_within"`
+	ReviewEvery  map[Rating]time.Duration `json:"review_every"`
+	ReminderLead time.Duration            `json:"reminder_lead"`
+	// ReminderWindow, when set, spreads advance reminders over a daily
+	// window (see Window); they are never later than ReminderLead allows.
+	ReminderWindow Window        `json:"reminder_window,omitzero"`
+	EscalateAfter  time.Duration `json:"escalate_after"`
+	MaxEscalations int           `json:"max_escalations"`
+	TriageWithin   time.Duration `json:"triage_within"`
 	// RedAfterHospital is how long a person stays red after leaving hospital
 	// (blue) before the rating may be lowered. Local practice; 0 means no rule.
 	RedAfterHospital time.Duration `json:"red_after_hospital"`
@@ -205,10 +208,10 @@ type Plan struct {
 func occasionOf(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // rungs lists the ladder's notices in time order.
-func (t Timing) reviewRungs(due time.Time) []Notice {
+func (t Timing) reviewRungs(person string, due time.Time) []Notice {
 	occ := occasionOf(due)
 	ns := []Notice{
-		{Kind: ReviewDue, Occasion: occ, DueAt: due, At: due.Add(-t.ReminderLead)},
+		{Kind: ReviewDue, Occasion: occ, DueAt: due, At: t.RemindAt(person, due)},
 		{Kind: ReviewOverdue, Occasion: occ, DueAt: due, At: due},
 	}
 	for l := 1; l <= t.MaxEscalations; l++ {
@@ -218,9 +221,9 @@ func (t Timing) reviewRungs(due time.Time) []Notice {
 	return ns
 }
 
-func (t Timing) actionRungs(a ActionState) []Notice {
+func (t Timing) actionRungs(person string, a ActionState) []Notice {
 	ns := []Notice{
-		{Kind: ActionDue, Occasion: a.ID, ActionID: a.ID, DueAt: a.Due, At: a.Due.Add(-t.ReminderLead)},
+		{Kind: ActionDue, Occasion: a.ID, ActionID: a.ID, DueAt: a.Due, At: t.RemindAt(person, a.Due)},
 		{Kind: ActionOverdue, Occasion: a.ID, ActionID: a.ID, DueAt: a.Due, At: a.Due},
 	}
 	for l := 1; l <= t.MaxEscalations; l++ {
@@ -253,10 +256,10 @@ func (t Timing) ladders(s *State) []ladderRungs {
 		out = append(out, lr{&s.Triage, t.triageRungs(s.ReferredAt, s.TriageFrom)})
 	case Active:
 		if !s.ReviewDue.IsZero() {
-			out = append(out, lr{&s.Review, t.reviewRungs(s.ReviewDue)})
+			out = append(out, lr{&s.Review, t.reviewRungs(s.PersonID, s.ReviewDue)})
 		}
 		for i := range s.Actions {
-			out = append(out, lr{&s.Actions[i].Ladder, t.actionRungs(s.Actions[i])})
+			out = append(out, lr{&s.Actions[i].Ladder, t.actionRungs(s.PersonID, s.Actions[i])})
 		}
 	}
 	return append(out, t.clockLadders(s)...)

@@ -289,8 +289,12 @@ func TestUpcoming(t *testing.T) {
 func FuzzPlan(f *testing.F) {
 	f.Add(int64(0), int64(3600), uint8(0), int64(86400), int64(100))
 	f.Add(int64(-86400*30), int64(1), uint8(3), int64(7), int64(1e6))
+	f.Add(int64(3600), int64(5*86400), uint8(0x81), int64(600), int64(400))
 	f.Fuzz(func(t *testing.T, accept, actionDue int64, rating uint8, step, steps int64) {
 		tm := testTiming()
+		if rating&0x80 != 0 { // with a reminder window
+			tm.ReminderWindow = Window{From: 8 * time.Hour, To: 10 * time.Hour}
+		}
 		if step <= 0 {
 			step = 1
 		}

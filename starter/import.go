@@ -118,7 +118,9 @@ type Summary struct {
 // the date was moved.
 func FirstReview(t register.Timing, nhs string, rating register.Rating, last *time.Time, now time.Time) (due time.Time, spread bool) {
 	interval := t.Interval(rating)
-	earliest := now.Add(t.ReminderLead)
+	// With a reminder window, reminders can go up to a day before due −
+	// lead: the earliest date whose reminders all fall after now.
+	earliest := t.FirstQuietDue(now)
 	if last != nil {
 		due = t.ReviewDueFrom(*last, rating)
 		if !due.Before(earliest) || interval <= 0 {

@@ -111,6 +111,45 @@ func TestFirstReviewShortIntervalsAndPanels(t *testing.T) {
 	}
 }
 
+// With a reminder window, a reminder can go up to a day before due − lead:
+// an imported review keeps its date only when nobody's reminder for it
+// would go out on import day, and a spread one is past that too.
+func TestFirstReviewWithReminderWindow(t *testing.T) {
+	now := time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC) // after the day's window
+	tm := timing()
+	tm.ReminderWindow = register.Window{From: 8 * time.Hour, To: 10 * time.Hour}
+	people := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"}
+	for _, c := range []struct {
+		name   string
+		last   time.Time
+		rating register.Rating
+		spread bool
+	}{
+		// due 30 Nov 10:30: reminders on the 27th's window, already past.
+		{"due just past the lead is spread", now.Add(days(-4)), register.Red, true},
+		// due 1 Dec 10:00: everyone's point on the 28th, or later.
+		{"due when the next window has closed, past the lead, keeps its date", londonMidnight(2026, 11, 24).Add(10 * time.Hour), register.Red, false},
+		{"overdue is spread", londonMidnight(2026, 9, 1), register.Red, true},
+		{"due in a month keeps its date", londonMidnight(2026, 11, 20), register.Amber, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for i := range 500 {
+				nhs := strconv.Itoa(9000000000 + i)
+				last := c.last
+				due, spread := FirstReview(tm, nhs, c.rating, &last, now)
+				if spread != c.spread {
+					t.Fatalf("spread %v, want %v (due %v)", spread, c.spread, due)
+				}
+				for _, p := range people {
+					if at := tm.RemindAt(p, due); at.Before(now) {
+						t.Fatalf("due %v: %s's reminder at %v, before the import", due, p, at)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestWriteSummaryShowsNoValues(t *testing.T) {
 	s := Summary{Rows: 6, Imported: 2, Started: 2, Spread: 1, Elapsed: 1500 * time.Millisecond,
 		Already: []RowOutcome{{Line: 3, ID: "x", Message: "already imported (active)"}, {Line: 4, Message: "already imported (active)"},

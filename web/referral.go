@@ -339,6 +339,9 @@ type sentPage struct {
 	TriageDays  int
 	Intervals   []interval
 	ReminderFor string
+	// ReminderFrom and ReminderTo are the delivery window (London time),
+	// when one is set: reminders come at least ReminderFor ahead, in it.
+	ReminderFrom, ReminderTo string
 }
 
 type interval struct {
@@ -349,6 +352,9 @@ type interval struct {
 func (s *server) sentPage(self bool) sentPage {
 	t := s.d.Config.Timing
 	p := sentPage{Self: self, TriageDays: int(t.TriageWithin.Hours() / 24), ReminderFor: humanDuration(t.ReminderLead)}
+	if w := t.ReminderWindow; w.On() {
+		p.ReminderFrom, p.ReminderTo, _ = strings.Cut(w.String(), "-")
+	}
 	for _, rt := range register.Ratings {
 		p.Intervals = append(p.Intervals, interval{Rating: rt, Every: humanDuration(t.Interval(rt))})
 	}

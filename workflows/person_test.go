@@ -466,3 +466,19 @@ func TestCatchUpPerAudience(t *testing.T) {
 		t.Errorf("skipped %s, want review-due review-escalated#1", got)
 	}
 }
+
+// With a reminder window, review-due goes at the person's point in it, not
+// later than due − lead; overdue and escalations keep their times.
+func TestReminderWindow(t *testing.T) {
+	tm := timing()
+	tm.ReminderWindow = register.Window{From: 8 * time.Hour, To: 10 * time.Hour}
+	h := newHarnessTiming(t, referred(), tm)
+	h.update(0, UpdateTriage, accept(register.Red), "")
+	h.run(Input{PersonID: "p1"}, 12*day)
+	remind := tm.RemindAt("p1", t0.Add(7*day))
+	if remind.After(t0.Add(4*day)) || remind.Before(t0.Add(3*day)) {
+		t.Fatalf("the point %v is not within the day before due − lead", remind)
+	}
+	h.wantSent("referral-received@0d", "review-due@"+fmtOffset(remind.Sub(t0).Round(time.Minute)),
+		"review-overdue@7d", "review-escalated#1@9d", "review-escalated#2@11d")
+}
