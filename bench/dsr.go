@@ -39,7 +39,11 @@ type DSROptions struct {
 	Exe, Dir string
 	// Lead is the reminder lead: review-due goes this long before the
 	// review date.
-	Lead     time.Duration
+	Lead time.Duration
+	// Window, when set, is the reminder window (DSR_REMINDER_WINDOW) the
+	// burst runs with: it closes at the reminders' moment, and each
+	// person's lag is taken from their own point in it.
+	Window   time.Duration
 	Patience time.Duration
 	// Env is added to dsr dev's environment (settings under trial).
 	Env    []string
@@ -61,7 +65,10 @@ type DSRResult struct {
 	// person's workflow had run its first task.
 	FirstTaskAfterImport time.Duration
 
+	// BurstLag is from each person's reminder moment: due − lead, or their
+	// point in the reminder window (Window, when set).
 	BurstLag        Latencies
+	Window          time.Duration
 	BurstMissing    int // never got review-due (skipped or late past patience)
 	BurstDuplicates int // a second copy of one review-due to one recipient
 	// BurstVoid: the import ran past the burst's moment, so no burst (and
@@ -325,11 +332,25 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	// The import and its first tasks must be over before the reminders
 	// are due, or the import spreads the reviews it sees due within the
 	// lead: a generous budget, as a loaded machine imports slowly.
-	p := now.Add(importBudget(o.N) + o.Lead).Truncate(time.Second)
+	p := now.Add(importBudget(o.N) + o.Window + o.Lead).Truncate(time.Second)
 	interval := p.Sub(midnight)
 	remind := p.Add(-o.Lead)
-	o.Logger.Info("dsr: restarting dsr dev for the import and the reminder burst", "reminders_at", remind.Format(time.TimeOnly))
+	// With a window, the burst begins as it opens; each person's reminder
+	// goes at their point in it (register.Timing.RemindAt).
+	timing := register.Timing{ReminderLead: o.Lead}
 	burstEnv := append(base, fmt.Sprintf("DSR_REVIEW_EVERY_RED=%ds", int(interval.Seconds())))
+	begins := remind
+	if o.Window > 0 {
+		begins = remind.Add(-o.Window.Truncate(time.Second))
+		w, err := register.ParseWindow(begins.In(register.London).Format(time.TimeOnly) + "-" + remind.In(register.London).Format(time.TimeOnly))
+		if err != nil {
+			return res, fmt.Errorf("the reminder window would cross midnight in London; run the bench at another time: %w", err)
+		}
+		timing.ReminderWindow = w
+		burstEnv = append(burstEnv, "DSR_REMINDER_WINDOW="+w.String())
+		res.Window = w.Len()
+	}
+	o.Logger.Info("dsr: restarting dsr dev for the import and the reminder burst", "reminders_from", begins.Format(time.TimeOnly), "reminders_to", remind.Format(time.TimeOnly))
 	d, err = startDev(ctx, o, work, burstEnv, "dev-burst.log")
 	if err != nil {
 		return res, err
@@ -363,7 +384,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	}
 	res.FirstTaskAfterImport = time.Since(importEnd)
 	o.Logger.Info("dsr: every imported workflow has run its first task", "after_import", res.FirstTaskAfterImport.Round(time.Millisecond))
-	if time.Now().After(remind) {
+	if time.Now().After(begins) {
 		// The import spread the reviews it saw due within the lead: there
 		// is no burst to measure. What was measured is still reported.
 		o.Logger.Warn("the import and its first tasks ran past the burst's moment: the burst is not measured", "moment", remind.Format(time.TimeOnly))
@@ -373,7 +394,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	}
 
 	// Phase 3: the burst, and triage of the referrals while it runs.
-	sleep(ctx, time.Until(remind))
+	sleep(ctx, time.Until(begins))
 	if ctx.Err() != nil {
 		return res, ctx.Err()
 	}
@@ -390,8 +411,8 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	}
 	waitCount(ctx, func() int { return len(firstByPerson(capture, "review-due", wantDue)) }, len(wantDue), o.Patience)
 	due := firstByPerson(capture, "review-due", wantDue)
-	for _, t := range due {
-		res.BurstLag = append(res.BurstLag, t.Sub(remind))
+	for id, t := range due {
+		res.BurstLag = append(res.BurstLag, t.Sub(timing.RemindAt(id, p)))
 	}
 	res.BurstMissing = len(wantDue) - len(due)
 	res.BurstDuplicates = duplicates(capture, "review-due")

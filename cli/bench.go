@@ -25,6 +25,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	n := fs.Int("n", 10000, "people in each burst")
 	clients := fs.Int("clients", 16, "concurrent HTTP (and Temporal) clients")
 	lead := fs.Duration("lead", 4*time.Minute, "reminder lead")
+	window := fs.Duration("window", 0, "spread the register's reminders over a window this long that closes at their moment (DSR_REMINDER_WINDOW); 0: none")
 	patience := fs.Duration("patience", 10*time.Minute, "how long to wait for a burst's notices")
 	keep := fs.Bool("keep", false, "keep the scratch directory (logs, mail, databases)")
 	only := fs.String("only", "", "bare, dsr or population: run one part")
@@ -34,8 +35,8 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	fs.Var(&envs, "env", "NAME=VALUE added to dsr dev's environment (repeatable): a setting under trial")
 	child := fs.Bool("bare-child", false, "")
 	dir := fs.String("dir", "", "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
-		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || *window < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
+		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--window 0] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	if *child {
@@ -60,7 +61,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	} else {
 		defer os.RemoveAll(scratch)
 	}
-	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Patience: *patience, Exe: exe,
+	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Window: *window, Patience: *patience, Exe: exe,
 		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Population: *population, Out: env.Stdout, Logger: logger})
 	if err != nil {
 		return err
