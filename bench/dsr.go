@@ -387,7 +387,7 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	if time.Now().After(begins) {
 		// The import spread the reviews it saw due within the lead: there
 		// is no burst to measure. What was measured is still reported.
-		o.Logger.Warn("the import and its first tasks ran past the burst's moment: the burst is not measured", "moment", remind.Format(time.TimeOnly))
+		o.Logger.Warn("the import and its first tasks ran past the burst's moment: the burst is not measured", "moment", begins.Format(time.TimeOnly))
 		res.BurstVoid = true
 		res.PeakRSS = max(peak.Load(), peakRSS(d.pid()))
 		return res, nil
