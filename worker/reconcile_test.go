@@ -7,10 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
 	"github.com/bsw-dsr/dsr/internal/testenv"
@@ -123,9 +127,10 @@ func TestReconcileSkipsTheRunning(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(time.Minute)
+	var running map[string]bool
 	for {
-		running, err := runningPeople(ctx, c)
-		if err != nil {
+		var err error
+		if running, err = runningPeople(ctx, c, time.Time{}, listBackoff); err != nil {
 			t.Fatal(err)
 		}
 		if running[workflows.WorkflowID(ids[0])] && running[workflows.WorkflowID(ids[1])] {
@@ -138,7 +143,7 @@ func TestReconcileSkipsTheRunning(t *testing.T) {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var started []string
-	pass := unlessRunning(ctx, c, logger, rate.NewLimiter(rate.Inf, 1), func(_ context.Context, id string) error {
+	pass := unlessRunning(c, rate.NewLimiter(rate.Inf, 1), running, func(_ context.Context, id string) error {
 		started = append(started, id)
 		return nil
 	})
@@ -153,5 +158,193 @@ func TestReconcileSkipsTheRunning(t *testing.T) {
 	}
 	if len(started) != 1 || started[0] != ids[2] {
 		t.Errorf("started %v; want only %s, the one not running", started, ids[2])
+	}
+}
+
+// slowVisibility is a real client whose first few lists fail as a list
+// does when visibility is busy with an import's writes (a deadline
+// exceeded); it counts every list.
+type slowVisibility struct {
+	client.Client
+	failFirst int
+	lists     atomic.Int32
+	describes atomic.Int32
+}
+
+func (s *slowVisibility) DescribeWorkflowExecution(ctx context.Context, id, run string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	s.describes.Add(1)
+	return s.Client.DescribeWorkflowExecution(ctx, id, run)
+}
+
+func (s *slowVisibility) ListWorkflow(ctx context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {
+	if int(s.lists.Add(1)) <= s.failFirst {
+		return nil, fmt.Errorf("list: %w", context.DeadlineExceeded)
+	}
+	return s.Client.ListWorkflow(ctx, req)
+}
+
+// A page of the running list that times out is asked for again before a
+// pass gives up on the list: at 100,000 people one slow page made a pass
+// describe 50,000 people during the import that made it slow. Only after
+// listTries failures does the list fail.
+func TestRunningListTriesAgain(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.DB(t)
+	c := testenv.Temporal(t)
+	id := insertReferred(t, st, "0000003100")
+	if err := starter.StartPerson(ctx, c, id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		running, err := runningPeople(ctx, c, time.Time{}, time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if running[workflows.WorkflowID(id)] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("visibility never listed the running workflow")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// A pass over the recent lists only the workflows started since.
+	for _, tc := range []struct {
+		since  time.Time
+		listed bool
+	}{{time.Now().Add(-time.Hour), true}, {time.Now().Add(2 * time.Minute), false}} {
+		running, err := runningPeople(ctx, c, tc.since, time.Millisecond)
+		if err != nil || running[workflows.WorkflowID(id)] != tc.listed {
+			t.Errorf("since %v: listed %v, err %v; want listed %v", tc.since, running[workflows.WorkflowID(id)], err, tc.listed)
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		failFirst int
+		wantErr   bool
+	}{
+		{"answers at once", 0, false},
+		{"answers after one timeout", 1, false},
+		{"answers at the last try", listTries - 1, false},
+		{"never answers", listTries, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			slow := &slowVisibility{Client: c, failFirst: tc.failFirst}
+			running, err := runningPeople(ctx, slow, time.Time{}, time.Millisecond)
+			if tc.wantErr {
+				if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("err = %v; want the last try's deadline exceeded", err)
+				}
+			} else if err != nil || !running[workflows.WorkflowID(id)] {
+				t.Fatalf("running = %v, err = %v; want the running workflow listed", running, err)
+			}
+			if got, want := int(slow.lists.Load()), min(tc.failFirst+1, listTries); got != want {
+				t.Errorf("%d lists; want %d", got, want)
+			}
+		})
+	}
+}
+
+// When visibility cannot list, a pass checks no one and leaves its people
+// to the next (during a 100,000-row import one such pass described 55,663
+// people, reads that slowed the import that made visibility slow); only
+// the last resort describes everyone and starts whoever has no workflow.
+func TestPassWaitsForVisibility(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.DB(t)
+	c := testenv.Temporal(t)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	running := insertReferred(t, st, "0000003200")
+	missing := insertReferred(t, st, "0000003300")
+	if err := starter.StartPerson(ctx, c, running); err != nil {
+		t.Fatal(err)
+	}
+	status := func(id string) enumspb.WorkflowExecutionStatus {
+		d, err := c.DescribeWorkflowExecution(ctx, workflows.WorkflowID(id), "")
+		if err != nil {
+			return enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+		}
+		return d.GetWorkflowExecutionInfo().GetStatus()
+	}
+
+	for _, since := range []time.Time{time.Now().Add(-time.Hour), {}} {
+		slow := &slowVisibility{Client: c, failFirst: 1 << 30}
+		n, listed, err := reconcileSince(ctx, slow, st, logger, since, time.Millisecond, false)
+		if err == nil || listed || n != 0 {
+			t.Errorf("pass since %v: %d checked, listed %v, err %v; want none checked and the list's error", since, n, listed, err)
+		}
+		if d := slow.describes.Load(); d != 0 {
+			t.Errorf("pass since %v described %d people; want none", since, d)
+		}
+		if s := status(missing); s != enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
+			t.Errorf("pass since %v: the missing workflow is %v; want it left to the next pass", since, s)
+		}
+	}
+
+	slow := &slowVisibility{Client: c, failFirst: 1 << 30}
+	n, listed, err := reconcileSince(ctx, slow, st, logger, time.Time{}, time.Millisecond, true)
+	if err != nil || listed || n != 2 {
+		t.Fatalf("last resort: %d checked, listed %v, err %v; want both checked, unlisted", n, listed, err)
+	}
+	if d := slow.describes.Load(); d != 2 {
+		t.Errorf("last resort described %d people; want both", d)
+	}
+	if s := status(missing); s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		t.Errorf("last resort: the missing workflow is %v; want it started", s)
+	}
+}
+
+// The passes: full at start and hourly, the recent in between; a full pass
+// that could not list is made again at the next tick, and describing
+// everyone is left until full passes have failed to list for an hour.
+func TestPassSchedule(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	type pass struct {
+		at         time.Duration // after t0
+		listed     bool
+		full       bool // want
+		lastResort bool // want
+	}
+	for _, tc := range []struct {
+		name   string
+		passes []pass
+	}{
+		{"visibility lists", []pass{
+			{0, true, true, false},
+			{10 * time.Minute, true, false, false},
+			{50 * time.Minute, true, false, false},
+			{60 * time.Minute, true, true, false},
+			{70 * time.Minute, true, false, false},
+		}},
+		{"a full pass that cannot list is made again", []pass{
+			{0, false, true, false},
+			{10 * time.Minute, true, true, false},
+			{20 * time.Minute, true, false, false},
+		}},
+		{"describing everyone waits for an hour of failed full passes", []pass{
+			{0, true, true, false},
+			{10 * time.Minute, false, false, false},
+			{60 * time.Minute, false, true, false},
+			{70 * time.Minute, false, true, false},
+			{110 * time.Minute, false, true, false},
+			{120 * time.Minute, false, true, true},
+			{130 * time.Minute, false, false, false},
+			{180 * time.Minute, false, true, false},
+			{190 * time.Minute, true, true, false},
+			{200 * time.Minute, true, false, false},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s passSchedule
+			for i, p := range tc.passes {
+				now := t0.Add(p.at)
+				since, lastResort := s.next(now)
+				if full := since.IsZero(); full != p.full || lastResort != p.lastResort {
+					t.Fatalf("pass %d at +%v: full %v, last resort %v; want %v, %v", i, p.at, full, lastResort, p.full, p.lastResort)
+				}
+				s.done(now, since.IsZero(), p.listed || lastResort)
+			}
+		})
 	}
 }

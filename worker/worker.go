@@ -215,18 +215,14 @@ func Run(ctx context.Context, d Deps) error {
 	// is not a burst.
 	tick := time.NewTicker(ReconcileEvery)
 	defer tick.Stop()
-	var lastFull time.Time
+	var passes passSchedule
 	for {
 		if err := startSeries(ctx, d.Client, d.Store); err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile meeting series failed", "error", err)
 		}
-		since := time.Time{}
-		if !lastFull.IsZero() && time.Since(lastFull) < FullReconcileEvery {
-			since = time.Now().Add(-2*ReconcileEvery - time.Minute)
-		} else {
-			lastFull = time.Now()
-		}
-		n, err := reconcileSince(ctx, d.Client, d.Store, d.Logger, since)
+		since, lastResort := passes.next(time.Now())
+		n, listed, err := reconcileSince(ctx, d.Client, d.Store, d.Logger, since, listBackoff, lastResort)
+		passes.done(time.Now(), since.IsZero(), listed || lastResort)
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Warn("reconcile failed", "error", err)
 		} else if n > 0 {
@@ -244,39 +240,90 @@ func Run(ctx context.Context, d Deps) error {
 // active person; starting one that runs already is a no-op. It returns how
 // many people it checked. A start that fails is logged and the pass goes
 // on, so one person's problem never leaves everyone after them without a
-// workflow; the error then says how many failed.
+// workflow; the error then says how many failed. Asked for, it is a last
+// resort: when visibility cannot list, it describes everyone.
 func Reconcile(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger) (int, error) {
-	return reconcileSince(ctx, c, st, logger, time.Time{})
-}
-
-// reconcileSince checks the open people referred or imported since then
-// (zero: everyone), paced at ReconcileRate.
-func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger, since time.Time) (int, error) {
-	pace := rate.NewLimiter(ReconcileRate, 50)
-	n, err := reconcile(ctx, st, logger, since, unlessRunning(ctx, c, logger, pace, func(ctx context.Context, id string) error {
-		return starter.StartPerson(ctx, c, id)
-	}))
-	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
-		err = errors.Join(err, derr)
-	}
+	n, _, err := reconcileSince(ctx, c, st, logger, time.Time{}, listBackoff, true)
 	return n, err
 }
 
-// unlessRunning wraps a pass's start so it skips the people whose
-// workflows Temporal's visibility lists as running: a page of a thousand
-// ids costs what one start does, and at 100,000 people the starts kept a
-// core busy for minutes. Visibility lags (after a burst of starts, by
-// minutes): one not listed is described, a read, and started only when
-// Temporal has no running workflow for it; a start that finds one running
-// tries to write, and after a 10,000-referral burst those tries took the
-// CPU the next import needed. A workflow closed but still listed is
-// caught by the next pass. When the list fails, everyone is described.
-// The describes and starts are paced together.
-func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, pace *rate.Limiter, start func(context.Context, string) error) func(context.Context, string) error {
-	running, err := runningPeople(ctx, c)
-	if err != nil {
-		logger.Warn("reconcile: cannot list the running workflows; describing everyone", "error", err)
+// passSchedule decides each reconcile pass: a full one at start and then
+// hourly, a pass over the recent in between; and when visibility cannot
+// list, whether to describe everyone instead.
+type passSchedule struct {
+	lastFull time.Time // the last full pass that checked everyone
+	failing  time.Time // since when full passes have failed to list; zero if none has
+}
+
+// next is the pass to make now: since is zero for a full pass. A full pass
+// that could not list is made again at each tick, and describes everyone
+// only as the last resort, once full passes have failed to list for
+// FullReconcileEvery: before that, a failed list means visibility is busy
+// (a large import's writes), and describing everyone only slows what made
+// it busy.
+func (p *passSchedule) next(now time.Time) (since time.Time, lastResort bool) {
+	if !p.lastFull.IsZero() && now.Sub(p.lastFull) < FullReconcileEvery {
+		return now.Add(-2*ReconcileEvery - time.Minute), false
 	}
+	return time.Time{}, !p.failing.IsZero() && now.Sub(p.failing) >= FullReconcileEvery
+}
+
+// done records a pass: whether it was full, and whether it checked its
+// people (it listed, or described them as the last resort). A pass over
+// the recent that did not is covered by the next, which looks back over
+// its people too.
+func (p *passSchedule) done(now time.Time, full, checked bool) {
+	switch {
+	case !full:
+	case checked:
+		p.lastFull, p.failing = now, time.Time{}
+	case p.failing.IsZero():
+		p.failing = now
+	}
+}
+
+// reconcileSince checks the open people referred or imported since then
+// (zero: everyone), paced at ReconcileRate; backoff is runningPeople's.
+// listed reports whether visibility listed the running workflows. When it
+// could not, the people are described one by one only as the last resort
+// (passSchedule.next); otherwise the pass checks no one and says so.
+func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logger *slog.Logger, since time.Time, backoff time.Duration, lastResort bool) (n int, listed bool, err error) {
+	running, err := runningPeople(ctx, c, since, backoff)
+	listed = err == nil
+	switch {
+	case !listed && !lastResort:
+		// During a 100,000-row import the list timed out and one pass
+		// described 55,663 people instead: 21 minutes of reads through the
+		// server's one SQLite connection, which the import's writes and
+		// first tasks were waiting for.
+		logger.Warn("reconcile: cannot list the running workflows; the next pass tries again", "error", err)
+		err = fmt.Errorf("reconcile: %w", err)
+	default:
+		if !listed {
+			logger.Warn("reconcile: cannot list the running workflows for an hour; describing everyone", "error", err)
+		}
+		pace := rate.NewLimiter(ReconcileRate, 50)
+		n, err = reconcile(ctx, st, logger, since, unlessRunning(c, pace, running, func(ctx context.Context, id string) error {
+			return starter.StartPerson(ctx, c, id)
+		}))
+	}
+	if derr := reconcileDuplicates(ctx, c, st, logger); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	return n, listed, err
+}
+
+// unlessRunning wraps a pass's start so it skips the people whose
+// workflows Temporal's visibility lists as running (running, from
+// runningPeople): a page of a thousand ids costs what one start does, and
+// at 100,000 people the starts kept a core busy for minutes. Visibility
+// lags (after a burst of starts, by minutes): one not listed is described,
+// a read, and started only when Temporal has no running workflow for it; a
+// start that finds one running tries to write, and after a 10,000-referral
+// burst those tries took the CPU the next import needed. A workflow closed
+// but still listed is caught by the next pass. With no list (nil), everyone
+// is described. The describes and starts are paced together.
+func unlessRunning(c client.Client, pace *rate.Limiter, running map[string]bool, start func(context.Context, string) error) func(context.Context, string) error {
 	return func(ctx context.Context, id string) error {
 		if running[workflows.WorkflowID(id)] {
 			return nil
@@ -293,17 +340,46 @@ func unlessRunning(ctx context.Context, c client.Client, logger *slog.Logger, pa
 	}
 }
 
+// listTries is how often one page of the running list is asked for, and
+// listBackoff the wait before the second try (doubled before each next),
+// before a pass gives up on the list. During a 100,000-row import a page
+// took longer than the SDK's 10 s while visibility worked through its
+// writes; waiting for it costs less than reading around it.
+const (
+	listTries   = 4
+	listBackoff = 5 * time.Second
+)
+
 // runningPeople is the ids of the person workflows visibility lists as
-// running.
-func runningPeople(ctx context.Context, c client.Client) (map[string]bool, error) {
+// running, started since then (zero: all); a page that fails is asked for
+// again after backoff, then after twice that, up to listTries in all.
+//
+// A pass over the recent lists only the workflows started since its
+// people's records (less a minute, for the clocks of two servers): each
+// page of SQLite's visibility scans its index from the start, so listing
+// 100,000 running workflows took over a minute even at rest, and a page
+// passed the SDK's 10 s while the server was busy. One started earlier is
+// not listed, and is described.
+func runningPeople(ctx context.Context, c client.Client, since time.Time, backoff time.Duration) (map[string]bool, error) {
+	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PersonWorkflowName)
+	if !since.IsZero() {
+		query += fmt.Sprintf(" AND StartTime >= '%s'", since.Add(-time.Minute).UTC().Format(time.RFC3339))
+	}
 	out := map[string]bool{}
 	var token []byte
 	for {
-		page, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			PageSize:      1000,
-			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PersonWorkflowName),
-			NextPageToken: token,
-		})
+		var page *workflowservice.ListWorkflowExecutionsResponse
+		var err error
+		for try, wait := 1, backoff; ; try, wait = try+1, 2*wait {
+			page, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				PageSize:      1000,
+				Query:         query,
+				NextPageToken: token,
+			})
+			if err == nil || try == listTries || !pause(ctx, wait) {
+				break
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list running person workflows: %w", err)
 		}
@@ -313,6 +389,19 @@ func runningPeople(ctx context.Context, c client.Client) (map[string]bool, error
 		if token = page.GetNextPageToken(); len(token) == 0 {
 			return out, nil
 		}
+	}
+}
+
+// pause waits d, or less if ctx ends first; it reports whether ctx is
+// still live.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
