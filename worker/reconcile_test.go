@@ -296,8 +296,7 @@ func TestPassWaitsForVisibility(t *testing.T) {
 }
 
 // The passes: full at start and hourly, the recent in between; a full pass
-// that could not list is made again at the next tick, and describing
-// everyone is left until full passes have failed to list for an hour.
+// describes everyone only when the one before it could not list either.
 func TestPassSchedule(t *testing.T) {
 	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	type pass struct {
@@ -317,22 +316,17 @@ func TestPassSchedule(t *testing.T) {
 			{60 * time.Minute, true, true, false},
 			{70 * time.Minute, true, false, false},
 		}},
-		{"a full pass that cannot list is made again", []pass{
-			{0, false, true, false},
-			{10 * time.Minute, true, true, false},
-			{20 * time.Minute, true, false, false},
-		}},
-		{"describing everyone waits for an hour of failed full passes", []pass{
+		{"describing everyone waits for a second full pass that cannot list", []pass{
 			{0, true, true, false},
 			{10 * time.Minute, false, false, false},
 			{60 * time.Minute, false, true, false},
-			{70 * time.Minute, false, true, false},
-			{110 * time.Minute, false, true, false},
+			{70 * time.Minute, false, false, false},
 			{120 * time.Minute, false, true, true},
 			{130 * time.Minute, false, false, false},
 			{180 * time.Minute, false, true, false},
-			{190 * time.Minute, true, true, false},
-			{200 * time.Minute, true, false, false},
+			{240 * time.Minute, true, true, true},
+			{300 * time.Minute, true, true, false},
+			{310 * time.Minute, true, false, false},
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
