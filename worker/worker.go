@@ -18,6 +18,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/time/rate"
 
+	retry "github.com/cenkalti/backoff/v5"
+
 	"github.com/bsw-dsr/dsr/activities"
 	"github.com/bsw-dsr/dsr/config"
 	"github.com/bsw-dsr/dsr/mail"
@@ -292,8 +294,7 @@ func reconcileSince(ctx context.Context, c client.Client, st *store.Store, logge
 		// described 55,663 people instead: 21 minutes of reads through the
 		// server's one SQLite connection, which the import's writes and
 		// first tasks were waiting for.
-		logger.Warn("reconcile: cannot list the running workflows; the next pass tries again", "error", err)
-		err = fmt.Errorf("reconcile: %w", err)
+		err = fmt.Errorf("reconcile: checked no one, the next pass tries again: %w", err)
 	default:
 		if !listed {
 			logger.Warn("reconcile: cannot list the running workflows, nor could the last full pass; describing everyone", "error", err)
@@ -363,18 +364,15 @@ func runningPeople(ctx context.Context, c client.Client, since time.Time, backof
 	out := map[string]bool{}
 	var token []byte
 	for {
-		var page *workflowservice.ListWorkflowExecutionsResponse
-		var err error
-		for try, wait := 1, backoff; ; try, wait = try+1, 2*wait {
-			page, err = c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		page, err := retry.Retry(ctx, func() (*workflowservice.ListWorkflowExecutionsResponse, error) {
+			return c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 				PageSize:      1000,
 				Query:         query,
 				NextPageToken: token,
 			})
-			if err == nil || try == listTries || !pause(ctx, wait) {
-				break
-			}
-		}
+		}, retry.WithMaxTries(listTries), retry.WithBackOff(&retry.ExponentialBackOff{
+			InitialInterval: backoff, Multiplier: 2, MaxInterval: 8 * backoff,
+		}))
 		if err != nil {
 			return nil, fmt.Errorf("list running person workflows: %w", err)
 		}
@@ -384,19 +382,6 @@ func runningPeople(ctx context.Context, c client.Client, since time.Time, backof
 		if token = page.GetNextPageToken(); len(token) == 0 {
 			return out, nil
 		}
-	}
-}
-
-// pause waits d, or less if ctx ends first; it reports whether ctx is
-// still live.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
