@@ -43,6 +43,7 @@ type BareResult struct {
 	UpdateLatency      Latencies     `json:"update_latency"`
 	UpdateRate         float64       `json:"update_rate"`
 	UpdateFailures     int           `json:"update_failures"`
+	UpdatePhases       UpdatePhases  `json:"update_phases"`
 	PeakRSS            int64         `json:"peak_rss"`
 	WakeAfterLastStart time.Duration `json:"wake_after_last_start"`
 }
@@ -171,6 +172,9 @@ func RunBare(ctx context.Context, o BareOptions) (BareResult, error) {
 		res.BurstLag = append(res.BurstLag, t.Sub(wake))
 	}
 	res.BurstMissed = o.N - len(res.BurstLag)
+	if res.UpdatePhases, err = updatePhases(ctx, c, ids); err != nil {
+		return res, fmt.Errorf("bare: %w", err)
+	}
 	res.PeakRSS = peakRSS(os.Getpid())
 	return res, nil
 }

@@ -167,6 +167,8 @@ func goals(n int) []goal {
 				return round(b.UpdateLatency.Quantile(.99)).String(), p(b.UpdateLatency, .99)
 			},
 			"< 1s"},
+		phaseGoal("updates: waiting for their workflow task, p99", func(u UpdatePhases) Latencies { return u.Queued }),
+		phaseGoal("updates: from accepted to written, p99", func(u UpdatePhases) Latencies { return u.Written }),
 		{"referral burst: p99 (bare: a start)",
 			func(d DSRResult) (string, float64) {
 				return fmt.Sprintf("%s (%.0f/s; %d failed)", round(d.ReferralLatency.Quantile(.99)), d.ReferralRate, d.ReferralFailures), p(d.ReferralLatency, .99)
@@ -209,6 +211,22 @@ func goals(n int) []goal {
 			func(BareResult) (string, float64) { return "-", 0 },
 			"< 5%"},
 	}
+}
+
+// phaseGoal is a line for one part of the updates' time (UpdatePhases):
+// its p99 and p50, and from how many updates (read back from a sample of
+// histories).
+func phaseGoal(name string, part func(UpdatePhases) Latencies) goal {
+	show := func(l Latencies) (string, float64) {
+		if len(l) == 0 {
+			return "-", 0
+		}
+		return fmt.Sprintf("%s (p50 %s; %d read)", round(l.Quantile(.99)), round(l.Quantile(.5)), len(l)), l.Quantile(.99).Seconds()
+	}
+	return goal{name,
+		func(d DSRResult) (string, float64) { return show(part(d.UpdatePhases)) },
+		func(b BareResult) (string, float64) { return show(part(b.UpdatePhases)) },
+		"-"}
 }
 
 func inverse(rate float64) float64 {

@@ -78,6 +78,7 @@ type DSRResult struct {
 	UpdateLatency  Latencies
 	UpdateRate     float64
 	UpdateFailures int
+	UpdatePhases   UpdatePhases
 
 	PeakRSS int64
 	// VisibilityAfterReferrals: from the last referral until Temporal's
@@ -417,6 +418,9 @@ func RunDSR(ctx context.Context, o DSROptions) (DSRResult, error) {
 	res.BurstMissing = len(wantDue) - len(due)
 	res.BurstDuplicates = duplicates(capture, "review-due")
 	o.Logger.Info("dsr: burst done", "got", len(due), "missing", res.BurstMissing)
+	if res.UpdatePhases, err = triagePhases(ctx, d, referred); err != nil {
+		o.Logger.Warn("reading the triaged workflows' histories failed", "error", err)
+	}
 
 	res.PeakRSS = max(peak.Load(), peakRSS(d.pid()))
 	return res, nil
@@ -611,4 +615,18 @@ func (d *dev) temporalClient(ctx context.Context) (client.Client, error) {
 		return nil, err
 	}
 	return tclient.Dial(ctx, tclient.Options{HostPort: strings.TrimSpace(string(addr)), PayloadKey: strings.TrimSpace(string(key)), Logger: slog.New(slog.DiscardHandler)})
+}
+
+// triagePhases splits the triages' time on the server (UpdatePhases).
+func triagePhases(ctx context.Context, d *dev, referred []string) (UpdatePhases, error) {
+	c, err := d.temporalClient(ctx)
+	if err != nil {
+		return UpdatePhases{}, err
+	}
+	defer c.Close()
+	ids := make([]string, len(referred))
+	for i, id := range referred {
+		ids[i] = workflows.WorkflowID(id)
+	}
+	return updatePhases(ctx, c, ids)
 }
