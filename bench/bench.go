@@ -22,11 +22,11 @@ type Options struct {
 	N, Clients int
 	Lead       time.Duration
 	Patience   time.Duration
-	// Window is the reminder window the register's burst runs with, the
-	// earlier binary's too (so the two bursts compare: that binary must
-	// know DSR_REMINDER_WINDOW, as every build since ee4cb4c does); 0 for
-	// none.
-	Window time.Duration
+	// Window is the reminder window the register's burst runs with; 0 for
+	// none. BeforeWindow is the earlier binary's: the same, so the two
+	// bursts compare, unless that binary has no DSR_REMINDER_WINDOW (builds
+	// before ee4cb4c): then 0, for its burst as it was.
+	Window, BeforeWindow time.Duration
 	// Exe is the dsr binary, run as dsr dev and as the bare baseline's
 	// process (so each has its own memory to measure).
 	Exe string
@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	if o.Before != "" {
 		o.Logger.Info("dsr before: the earlier binary", "exe", o.Before)
 		d, err := RunDSR(ctx, DSROptions{N: o.N, Clients: o.Clients, Exe: o.Before, Dir: filepath.Join(o.Dir, "dsr-before"),
-			Lead: o.Lead, Window: o.Window, Patience: o.Patience, Env: o.Env, Logger: o.Logger.With("side", "before")})
+			Lead: o.Lead, Window: o.BeforeWindow, Patience: o.Patience, Env: o.Env, Logger: o.Logger.With("side", "before")})
 		if err != nil {
 			return r, fmt.Errorf("before: %w", err)
 		}

@@ -31,12 +31,13 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	only := fs.String("only", "", "bare, dsr or population: run one part")
 	population := fs.Int("population", 100000, "people in the large-register phase (0: skip it)")
 	before := fs.String("before", "", "an earlier dsr binary to run the same way, for a before-and-after")
+	beforeWindow := fs.Duration("before-window", -1, "the earlier binary's reminder window (0 for a build without DSR_REMINDER_WINDOW); default: --window")
 	var envs multiFlag
 	fs.Var(&envs, "env", "NAME=VALUE added to dsr dev's environment (repeatable): a setting under trial")
 	child := fs.Bool("bare-child", false, "")
 	dir := fs.String("dir", "", "")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || *window < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
-		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--window 0] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY] [--env NAME=VALUE]"}
+		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--window 0] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY [--before-window W]] [--env NAME=VALUE]"}
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	if *child {
@@ -61,7 +62,10 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	} else {
 		defer os.RemoveAll(scratch)
 	}
-	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Window: *window, Patience: *patience, Exe: exe,
+	if *beforeWindow < 0 {
+		*beforeWindow = *window
+	}
+	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Window: *window, BeforeWindow: *beforeWindow, Patience: *patience, Exe: exe,
 		Dir: scratch, Keep: *keep, Env: envs, Only: *only, Before: *before, Population: *population, Out: env.Stdout, Logger: logger})
 	if err != nil {
 		return err
