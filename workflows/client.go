@@ -43,12 +43,14 @@ func Update(ctx context.Context, c client.Client, personID, name, updateID strin
 // safe to show.
 func updateError(ctx context.Context, err error) error {
 	var nf *serviceerror.NotFound
+	var waitEnded *client.WorkflowUpdateServiceTimeoutOrCanceledError
 	switch {
 	case errors.As(err, &nf):
 		return &register.Error{Kind: register.KindConflict, Message: "The person is no longer on the register."}
-	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.As(err, &waitEnded):
 		// The update may still be delivered when the worker is back; the
-		// same update id makes a retry safe.
+		// same update id makes a retry safe. The server may end the wait a
+		// moment before the caller's deadline passes: the same case.
 		return register.Unavailable("The register did not confirm the change in time. Check the record before trying again.")
 	}
 	var unavailable *serviceerror.Unavailable
