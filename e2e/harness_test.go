@@ -202,7 +202,6 @@ func newStackWith(t *testing.T, timing register.Timing, key string, opts stackOp
 		}
 	}
 	s.startWorker()
-	t.Cleanup(s.stopWorkerNow)
 	return s
 }
 
@@ -232,6 +231,11 @@ func (s *stack) startWorker() {
 		}
 	}()
 	s.stopWorker, s.workerDone = cancel, done
+	// Cleanups run last-registered first: registered here, at each start,
+	// the worker stops before the client or server it was started with is
+	// closed by a cleanup registered earlier (a worker still starting on a
+	// closed client failed TestHistoriesReadableAfterKeyRotation in CI).
+	s.t.Cleanup(s.stopWorkerNow)
 }
 
 func (s *stack) stopWorkerNow() {
