@@ -31,17 +31,17 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	only := fs.String("only", "", "bare, dsr or population: run one part")
 	population := fs.Int("population", 100000, "people in the large-register phase (0: skip it)")
 	before := fs.String("before", "", "an earlier dsr binary to run the same way, for a before-and-after")
-	beforeWindow := fs.Duration("before-window", -1, "the earlier binary's reminder window (0 for a build without DSR_REMINDER_WINDOW); default: --window")
+	beforeWindow := fs.Duration("before-window", 0, "the earlier binary's reminder window (0 for a build without DSR_REMINDER_WINDOW); default: --window")
 	var envs multiFlag
 	fs.Var(&envs, "env", "NAME=VALUE added to dsr dev's environment (repeatable): a setting under trial")
 	child := fs.Bool("bare-child", false, "")
 	dir := fs.String("dir", "", "")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || *window < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *n < 1 || *clients < 1 || *population < 0 || *window < 0 || *beforeWindow < 0 || (*only != "" && *only != "bare" && *only != "dsr" && *only != "population") {
 		return usageError{"usage: dsr bench [--n 10000] [--clients 16] [--lead 4m] [--window 0] [--patience 10m] [--keep] [--only bare|dsr|population] [--population 100000] [--before OLD-DSR-BINARY [--before-window W]] [--env NAME=VALUE]"}
 	}
 	logger := slog.New(slog.NewTextHandler(env.Stderr, nil))
 	if *child {
-		res, err := bench.RunBare(ctx, bench.BareOptions{N: *n, Clients: *clients, Dir: *dir, Patience: *patience})
+		res, err := bench.RunBare(ctx, bench.BareOptions{N: *n, Clients: *clients, Dir: *dir, Patience: *patience, Logger: logger})
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,9 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	} else {
 		defer os.RemoveAll(scratch)
 	}
-	if *beforeWindow < 0 {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "before-window" })
+	if !given {
 		*beforeWindow = *window
 	}
 	r, err := bench.Run(ctx, bench.Options{N: *n, Clients: *clients, Lead: *lead, Window: *window, BeforeWindow: *beforeWindow, Patience: *patience, Exe: exe,
